@@ -1,0 +1,301 @@
+"""Reading and writing protobank HDF5 artifacts (schema 1). The only module that opens HDF5.
+
+Writes are atomic: the file is written under a unique hidden temporary name in the destination
+folder, closed, re-opened and validated, then published with a hard link (no overwrite) or
+``os.replace`` (overwrite). A crash, an error or Ctrl-C never leaves a partial file under the
+final name, and a published file is never opened for writing again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import schema
+from ._version import __version__
+from .errors import (
+    ArtifactExistsError,
+    ChecksumMismatchError,
+    InvalidArtifactError,
+    OutputPathError,
+    PrototypesNotFoundError,
+    SchemaVersionError,
+)
+from .prototypes import Prototypes
+
+# Refuse to read a declared matrix larger than this (a hostile header must not make us allocate).
+MAX_MATRIX_BYTES = 8 * 2**30
+
+
+def _attr(value: Any) -> Any:
+    """HDF5 attribute values as plain Python objects."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+def _as_int(name: str, value: Any, path: Path) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InvalidArtifactError(f"{path}: attribute {name!r} must be an integer, got {value!r}")
+    return int(value)
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise PrototypesNotFoundError(f"{path}: no such file")
+    if not path.is_file():
+        raise InvalidArtifactError(f"{path}: not a regular file")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head != b"\x89HDF\r\n\x1a\n":
+        raise InvalidArtifactError(
+            f"{path}: not an HDF5 file (for .npy/.npz/.pt matrices use `protobank inspect`)"
+        )
+
+
+def read(path: str | os.PathLike, *, verify: bool = True) -> Prototypes:
+    """Read and validate an artifact.
+
+    Checks, in order: the file is HDF5; ``format``; ``schema_version`` (a newer major raises
+    :class:`SchemaVersionError`); required attributes; the dataset's shape and dtype against
+    ``c`` and ``d``; that the data is fully stored; finiteness and unit norms; and, with
+    ``verify``, the content hash (:class:`ChecksumMismatchError` on mismatch).
+    """
+    import h5py
+
+    path = Path(path)
+    _check_file(path)
+    try:
+        with h5py.File(path, "r") as f:
+            return _read_open(f, path, verify)
+    except InvalidArtifactError:
+        raise
+    except Exception as exc:  # h5py raises OSError, KeyError, ValueError, ... on corrupt files
+        raise InvalidArtifactError(f"{path}: corrupt or truncated HDF5 file ({exc})") from exc
+
+
+def _read_open(f: Any, path: Path, verify: bool) -> Prototypes:
+    import h5py
+
+    attrs = {k: _attr(v) for k, v in f.attrs.items()}
+    if attrs.get("format") != schema.FORMAT:
+        raise InvalidArtifactError(
+            f"{path}: not a protobank artifact (format={attrs.get('format')!r}, "
+            f"expected {schema.FORMAT!r})"
+        )
+    try:
+        major = schema.parse_schema_major(attrs.get("schema_version", ""))
+    except ValueError:
+        raise InvalidArtifactError(f"{path}: bad schema_version {attrs.get('schema_version')!r}")
+    if major > schema.SCHEMA_MAJOR:
+        raise SchemaVersionError(
+            f"{path}: written with schema {attrs['schema_version']}, this protobank "
+            f"({__version__}) reads schema {schema.SCHEMA_MAJOR}.x; upgrade: pip install -U protobank"
+        )
+    missing = [a for a in schema.REQUIRED_ATTRS if a not in attrs]
+    if missing:
+        raise InvalidArtifactError(f"{path}: missing attributes {', '.join(missing)}")
+    c = _as_int("c", attrs["c"], path)
+    d = _as_int("d", attrs["d"], path)
+    seed = _as_int("seed", attrs["seed"], path)
+    iterations = _as_int("iterations", attrs["iterations"], path)
+    if c < 2 or d < 1:
+        raise InvalidArtifactError(f"{path}: need c >= 2 and d >= 1, got c={c}, d={d}")
+
+    dset = f.get(schema.DATASET)
+    if not isinstance(dset, h5py.Dataset):
+        raise InvalidArtifactError(f"{path}: no dataset /{schema.DATASET}")
+    if dset.shape != (c, d):
+        raise InvalidArtifactError(f"{path}: /{schema.DATASET} has shape {dset.shape}, attributes say ({c}, {d})")
+    if dset.dtype.kind != "f" or dset.dtype.itemsize not in (4, 8):
+        raise InvalidArtifactError(f"{path}: /{schema.DATASET} has dtype {dset.dtype}, expected float32 or float64")
+    nbytes = c * d * dset.dtype.itemsize
+    if nbytes > MAX_MATRIX_BYTES:
+        raise InvalidArtifactError(f"{path}: declared matrix of {nbytes} bytes exceeds the {MAX_MATRIX_BYTES}-byte limit")
+    if dset.chunks is None and dset.id.get_storage_size() < nbytes:
+        raise InvalidArtifactError(f"{path}: /{schema.DATASET} is not fully stored (truncated file?)")
+
+    vectors = np.asarray(dset[()], dtype=dset.dtype.newbyteorder("="))
+    if not np.isfinite(vectors).all():
+        raise InvalidArtifactError(f"{path}: /{schema.DATASET} contains NaN or inf")
+    dev = float(np.abs(np.linalg.norm(vectors.astype(np.float64), axis=1) - 1).max())
+    tol = schema.UNIT_NORM_TOL[vectors.dtype.name]
+    if dev > tol:
+        raise InvalidArtifactError(f"{path}: rows are not unit length (max |norm - 1| = {dev:.3g} > {tol:g})")
+    if verify:
+        actual = schema.content_sha256(vectors)
+        if actual != attrs["content_sha256"]:
+            raise ChecksumMismatchError(
+                f"{path}: content hash {actual[:12]}... does not match the stored "
+                f"{str(attrs['content_sha256'])[:12]}...: the file was altered; regenerate or re-fetch it"
+            )
+
+    metrics_group = f.get(schema.METRICS_GROUP)
+    if not isinstance(metrics_group, h5py.Group):
+        raise InvalidArtifactError(f"{path}: no /{schema.METRICS_GROUP} group")
+    metrics = {k: _attr(v) for k, v in metrics_group.attrs.items()}
+    missing = [m for m in schema.REQUIRED_METRICS if m not in metrics]
+    if missing:
+        raise InvalidArtifactError(f"{path}: /metrics lacks {', '.join(missing)}")
+    prov = f.get(schema.PROVENANCE_GROUP)
+    provenance = {k: str(_attr(v)) for k, v in prov.attrs.items()} if isinstance(prov, h5py.Group) else {}
+    hist = f.get(schema.HISTORY_GROUP)
+    history = {}
+    if isinstance(hist, h5py.Group):
+        history = {k: np.asarray(v[()]) for k, v in hist.items() if isinstance(v, h5py.Dataset) and v.ndim == 1}
+    try:
+        params = json.loads(attrs["method_params"])
+    except (TypeError, ValueError) as exc:
+        raise InvalidArtifactError(f"{path}: method_params is not JSON ({exc})") from exc
+    return Prototypes(
+        vectors=vectors,
+        method=str(attrs["method"]),
+        method_params=params,
+        seed=seed,
+        iterations=iterations,
+        metrics=metrics,
+        provenance=provenance,
+        history=history,
+        source=path,
+        created_utc=str(attrs["created_utc"]),
+        created_by=str(attrs["created_by"]),
+    )
+
+
+def write(prototypes: Prototypes, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Publish ``prototypes`` at ``path`` atomically and return the path.
+
+    Raises :class:`ArtifactExistsError` if the path exists and ``overwrite`` is false (also when
+    another process publishes it first), :class:`OutputPathError` if the folder is not writable.
+    """
+    import h5py
+
+    path = Path(path)
+    folder = path.parent
+    if path.is_dir():
+        raise OutputPathError(f"{path} is a directory; give a file name such as {path / 'prototypes.h5'}")
+    if not folder.is_dir():
+        raise OutputPathError(f"folder {folder} does not exist; create it first")
+    if path.exists() and not overwrite:
+        raise ArtifactExistsError(f"{path} exists; pass --overwrite (overwrite=True) to replace it")
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise OutputPathError(f"cannot write into folder {folder}: {exc.strerror or exc}") from exc
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        created = prototypes.created_utc or datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with h5py.File(tmp, "w") as f:
+            _write_open(f, prototypes, created)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        read(tmp, verify=True)
+        _publish(tmp, path, overwrite)
+    except OSError as exc:
+        if isinstance(exc, (ArtifactExistsError, OutputPathError)):
+            raise
+        raise OutputPathError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    _fsync_dir(folder)
+    return path
+
+
+def _write_open(f: Any, p: Prototypes, created_utc: str) -> None:
+    f.attrs.update(
+        {
+            "format": schema.FORMAT,
+            "schema_version": schema.SCHEMA_VERSION,
+            "d": np.int64(p.d),
+            "c": np.int64(p.c),
+            "method": p.method,
+            "method_params": p.params_json(),
+            "seed": np.int64(p.seed),
+            "iterations": np.int64(p.iterations),
+            "content_sha256": p.content_sha256,
+            "created_utc": created_utc,
+            "created_by": p.created_by or f"protobank {__version__}",
+        }
+    )
+    f.create_dataset(schema.DATASET, data=p.vectors)
+    metrics = dict(p.metrics)
+    if not all(m in metrics for m in schema.REQUIRED_METRICS):
+        from .geometry import geometry
+
+        metrics = geometry(p.vectors).headline()
+    f.create_group(schema.METRICS_GROUP).attrs.update({k: float(v) for k, v in metrics.items()})
+    f.create_group(schema.PROVENANCE_GROUP).attrs.update({k: str(v) for k, v in p.provenance.items()})
+    if p.history:
+        hist = f.create_group(schema.HISTORY_GROUP)
+        for name, values in p.history.items():
+            hist.create_dataset(name, data=np.asarray(values))
+
+
+def _publish(tmp: Path, path: Path, overwrite: bool) -> None:
+    if overwrite:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)  # atomic and never clobbers: the first of two writers wins
+    except FileExistsError:
+        raise ArtifactExistsError(f"{path} exists; pass --overwrite (overwrite=True) to replace it") from None
+    except OSError:
+        # File systems without hard links: a small window remains between check and rename.
+        if path.exists():
+            raise ArtifactExistsError(f"{path} exists; pass --overwrite (overwrite=True) to replace it") from None
+        os.replace(tmp, path)
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """Outcome of :func:`verify`: ``ok`` and the problems found (empty when ok)."""
+
+    path: Path
+    ok: bool
+    problems: tuple[str, ...]
+    content_sha256: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"path": str(self.path), "ok": self.ok, "problems": list(self.problems),
+                "content_sha256": self.content_sha256}
+
+
+def verify(path: str | os.PathLike, *, rtol: float = 1e-6) -> VerificationReport:
+    """Read an artifact, check its hash, and recompute its stored metrics from the vectors."""
+    from .geometry import geometry
+
+    path = Path(path)
+    try:
+        p = read(path, verify=True)
+    except (InvalidArtifactError, PrototypesNotFoundError) as exc:
+        return VerificationReport(path, False, (str(exc),))
+    fresh = geometry(p.vectors).headline()
+    problems = [
+        f"metric {k}: stored {p.metrics[k]!r}, recomputed {fresh[k]!r}"
+        for k in schema.REQUIRED_METRICS
+        if not np.isclose(p.metrics[k], fresh[k], rtol=rtol, atol=1e-9)
+    ]
+    return VerificationReport(path, not problems, tuple(problems), p.content_sha256)

@@ -1,0 +1,63 @@
+"""Pieces shared by the CLI commands."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from functools import lru_cache
+from typing import Any
+
+from rich.console import Console
+
+from ..errors import InvalidInputError
+
+
+@lru_cache(maxsize=1)
+def err_console() -> Console:
+    return Console(stderr=True)
+
+
+@lru_cache(maxsize=1)
+def out_console() -> Console:
+    return Console()
+
+
+def show_progress(json_output: bool, wanted: bool) -> bool:
+    """Progress bars only for a person watching: stderr is a terminal and no --json."""
+    return wanted and not json_output and sys.stderr.isatty()
+
+
+def print_json(doc: Any) -> None:
+    """Exactly one JSON document on stdout (non-finite floats become null)."""
+    sys.stdout.write(json.dumps(_finite(doc), indent=2, sort_keys=True) + "\n")
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; values parsed as JSON when they are (numbers, true/false, null)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise InvalidInputError(f"--param expects KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(raw)
+        except ValueError:
+            out[key] = raw
+    return out
+
+
+def fmt(value: float | None, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.{digits}f}"

@@ -1,0 +1,89 @@
+"""``protobank generate``: optimise prototypes for (d, c) and publish an artifact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from . import app
+from ._common import fmt, out_console, parse_params, print_json, show_progress
+
+
+@app.command()
+def generate(
+    d: int = typer.Option(..., "--d", "--dim", min=1, help="Embedding dimension."),
+    c: int = typer.Option(..., "--c", "--classes", min=2, help="Number of prototypes (classes)."),
+    method: str = typer.Option("minimax", help="Method; see `protobank generate --list-methods`."),
+    seed: int = typer.Option(0, min=0, help="Seed of the initialisation and sampling."),
+    iters: Optional[int] = typer.Option(None, min=1, help="Optimisation steps (method default)."),
+    device: str = typer.Option("auto", help="auto (CUDA when available), cpu, cuda or cuda:N."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="File or folder to write; default: the cache."),
+    overwrite: bool = typer.Option(False, help="Replace an existing file at --out."),
+    dtype: str = typer.Option("float64", help="Stored dtype: float64 or float32."),
+    param: list[str] = typer.Option([], "--param", "-p", help="Method hyperparameter KEY=VALUE (repeatable)."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr (TTY only)."),
+) -> None:
+    """Generate c prototypes in R^d and write them as a verified HDF5 artifact."""
+    from ..artifact import write
+    from ..bank import artifact_name, cache_dir
+    from ..errors import ArtifactExistsError, InvalidInputError, OutputPathError
+    from ..generate import generate as run
+
+    if dtype not in ("float32", "float64"):
+        raise InvalidInputError(f"--dtype must be float32 or float64, got {dtype!r}")
+    if out is not None and not out.is_dir() and out.exists() and not overwrite:
+        raise ArtifactExistsError(f"{out} exists; pass --overwrite to replace it")
+    if out is not None and not out.is_dir() and not out.parent.is_dir():
+        raise OutputPathError(f"folder {out.parent} does not exist; create it first")
+    p = run(d, c, method=method, seed=seed, iters=iters, device=device,
+            progress=show_progress(json_output, progress), **parse_params(param))
+    if dtype != p.dtype:
+        p = p.astype(dtype)
+    if out is None:
+        target, cached = cache_dir() / artifact_name(p), True
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputPathError(
+                f"cannot create the cache folder {target.parent} ({exc.strerror}); "
+                "set PROTOBANK_CACHE_DIR or pass --out"
+            ) from exc
+    else:
+        target, cached = (out / Path(artifact_name(p)).name if out.is_dir() else out), False
+    try:
+        write(p, target, overwrite=overwrite)
+    except ArtifactExistsError:
+        if not cached:
+            raise  # content-addressed cache files with this name hold exactly this content
+    summary = {
+        "path": str(target),
+        "d": p.d,
+        "c": p.c,
+        "method": p.method,
+        "seed": p.seed,
+        "iterations": p.iterations,
+        "dtype": p.dtype,
+        "content_sha256": p.content_sha256,
+        "method_params": p.method_params,
+        "metrics": p.metrics,
+        "device": p.provenance.get("device"),
+    }
+    if json_output:
+        print_json(summary)
+        return
+    m = p.metrics
+    table = Table(title=f"protobank generate: d={p.d}, c={p.c}, method={p.method}", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("path", str(target))
+    table.add_row("sha256", p.content_sha256[:16])
+    table.add_row("max cosine", f"{fmt(m['max_cosine'], 6)}  (best possible >= {fmt(m['bound_max_cosine'], 6)}, gap {fmt(m['gap_to_bound'], 6)})")
+    table.add_row("min / mean cosine", f"{fmt(m['min_cosine'])} / {fmt(m['mean_cosine'], 6)}")
+    table.add_row("min angle", f"{m['min_angle_deg']:.3f} deg")
+    table.add_row("iterations", str(p.iterations))
+    table.add_row("time", f"{m['seconds']:.2f} s on {p.provenance.get('device')}")
+    out_console().print(table)

@@ -1,0 +1,1 @@
+"""``protobank inspect`` (filled in by the geometry report)."""

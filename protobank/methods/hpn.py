@@ -1,0 +1,60 @@
+"""Hyperspherical Prototype Networks' prototypes (Mettes et al., NeurIPS 2019).
+
+Minimises the mean over prototypes of the largest cosine to another prototype,
+``mean_i max_{j != i} w_i . w_j``, with SGD (lr 0.1, momentum 0.9), re-normalising each step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InvalidInputError
+from ._torch import initial_rows, to_numpy_rows, trace_every
+from .base import Method, MethodResult, ProgressCallback, register, require_memory, resolve_device
+
+
+def run_hpn(
+    d: int,
+    c: int,
+    *,
+    seed: int = 0,
+    iters: int | None = None,
+    device: str | None = "auto",
+    progress: ProgressCallback | None = None,
+    lr: float = 0.1,
+    momentum: float = 0.9,
+) -> MethodResult:
+    import torch
+
+    iters = 1000 if iters is None else iters
+    if lr <= 0 or not 0 <= momentum < 1:
+        raise InvalidInputError(f"hpn needs lr > 0 and 0 <= momentum < 1, got lr={lr}, momentum={momentum}")
+    dev = resolve_device(device)
+    require_memory(3 * c * c * 4, dev, f"the hpn method's {c} x {c} cosine matrix")
+
+    w = initial_rows((c, d), seed, dev, torch.float32).requires_grad_(True)
+    opt = torch.optim.SGD([w], lr=lr, momentum=momentum)
+    eye = torch.eye(c, dtype=torch.bool, device=dev)
+    every = trace_every(iters)
+    losses, steps, max_cos = [], [], []
+    for it in range(iters):
+        cos = (w @ w.T).masked_fill(eye, -2.0)
+        row_max = cos.max(dim=1).values
+        loss = row_max.mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            w /= w.norm(dim=1, keepdim=True)
+        if it % every == 0 or it == iters - 1:
+            losses.append(float(loss))
+            steps.append(it)
+            max_cos.append(float(row_max.max()))
+            if progress:
+                progress(it + 1, iters, {"loss": losses[-1], "max_cos": max_cos[-1]})
+    params = {"lr": lr, "momentum": momentum, "optimizer": "sgd", "dtype": "float32"}
+    history = {"step": np.array(steps), "loss": np.array(losses), "max_cosine": np.array(max_cos)}
+    return MethodResult(to_numpy_rows(w), params, iters, history)
+
+
+register(Method("hpn", "Mettes et al. 2019: minimise the mean of each prototype's largest cosine", run_hpn, iterative=True))

@@ -1,0 +1,256 @@
+"""protobank's default: the smallest achievable largest pairwise cosine.
+
+* Exact optima where they are known, at once: the regular simplex (c <= d + 1), a
+  cross-polytope subset (c <= 2d), the regular polygon (d = 2), the 24-cell and E8 roots.
+* Otherwise it minimises the worst pair directly. The objective is the smoothed maximum
+
+      L_beta(W) = (1/beta) * log sum_{i != j} exp(beta * w_i . w_j),
+
+  which tends to max_{i != j} w_i . w_j as beta grows. Phase 1 anneals beta from 10 to 1000
+  with Adam steps on the sphere (lr decays geometrically); phase 2 sharpens beta up to 1e5 and
+  stops when the best max cosine has not improved for a patience window. Several restarts
+  run as one batch where that is cheap (small c * d), and in low dimension the best
+  candidates are polished to their exact local optimum by linear programming on the active
+  pairs (:mod:`.polish`).
+* The gradient is computed in row blocks with a per-block log-sum-exp shift, so memory is
+  O(restarts * block * c), never c x c: c = 100,000 fits on one GPU.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from ..errors import InvalidInputError
+from ._torch import initial_rows, to_numpy_rows
+from .base import Method, MethodResult, ProgressCallback, register, resolve_device
+from .constructions import KNOWN_CODES, cross_polytope_subset, polygon, simplex
+from .polish import slp_polish
+
+# Multiply-adds one phase may spend (restarts * iterations * c^2 * d), by device type: sized so
+# that c <= 1000 takes seconds on a 2-core CPU.
+WORK_BUDGET = {"cpu": 2.5e10, "cuda": 2e13}
+BLOCK_ELEMENTS = {"cpu": 2**23, "cuda": 2**28}
+MIN_ITERS, MAX_ITERS = 100, 1000
+MAX_RESTARTS = 32
+POLISH_MAX_CD = 3000
+
+
+def exact_construction(d: int, c: int, known_codes: bool = True) -> tuple[np.ndarray, str] | None:
+    """The proven optimum for (d, c) when one is known, with its name."""
+    if c <= d + 1:
+        return simplex(c, d), "regular-simplex"
+    if c <= 2 * d:
+        return cross_polytope_subset(c, d), "cross-polytope-subset"
+    if d == 2:
+        return polygon(c), "regular-polygon"
+    if known_codes and (d, c) in KNOWN_CODES:
+        return KNOWN_CODES[(d, c)](), {(4, 24): "24-cell", (8, 240): "e8-roots"}[(d, c)]
+    return None
+
+
+def smoothed_max_gradient(x, beta: float, block_rows: int):
+    """Gradient of (1/beta) log sum_{i != j} exp(beta x_i.x_j) for each batch of rows x (R, c, d),
+    and each batch's largest off-diagonal cosine; computed in row blocks."""
+    import torch
+
+    r, c, _ = x.shape
+    grad = torch.empty_like(x)
+    starts = list(range(0, c, block_rows))
+    shifts = torch.empty((r, len(starts)), dtype=x.dtype, device=x.device)
+    sums = torch.empty_like(shifts)
+    xt = x.transpose(1, 2)
+    for b, start in enumerate(starts):
+        stop = min(start + block_rows, c)
+        g = torch.matmul(x[:, start:stop], xt)
+        rows = torch.arange(stop - start, device=x.device)
+        g[:, rows, rows + start] = -math.inf
+        m = g.amax(dim=(1, 2))
+        g.sub_(m[:, None, None]).mul_(beta).exp_()
+        shifts[:, b] = m
+        sums[:, b] = g.sum(dim=(1, 2))
+        grad[:, start:stop] = torch.matmul(g, x)
+    top = shifts.max(dim=1).values
+    scale = torch.exp(beta * (shifts - top[:, None]))
+    total = (sums * scale).sum(dim=1)
+    for b, start in enumerate(starts):
+        grad[:, start : start + block_rows] *= (scale[:, b] / total)[:, None, None]
+    return grad, top
+
+
+class _SphereAdam:
+    """Adam on rows constrained to the unit sphere (tangent gradients, re-normalised steps)."""
+
+    def __init__(self, x):
+        import torch
+
+        self.m = torch.zeros_like(x)
+        self.v = torch.zeros_like(x)
+        self.t = 0
+
+    def step(self, x, grad, lr: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-12):
+        grad = grad - (grad * x).sum(-1, keepdim=True) * x
+        self.t += 1
+        self.m.mul_(b1).add_(grad, alpha=1 - b1)
+        self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        step = (self.m / (1 - b1**self.t)) / ((self.v / (1 - b2**self.t)).sqrt_().add_(eps))
+        x = x - lr * step
+        return x / x.norm(dim=-1, keepdim=True)
+
+
+def run_minimax(
+    d: int,
+    c: int,
+    *,
+    seed: int = 0,
+    iters: int | None = None,
+    device: str | None = "auto",
+    progress: ProgressCallback | None = None,
+    restarts: int | None = None,
+    known_codes: bool = True,
+    polish: bool | None = None,
+    beta_start: float = 10.0,
+    beta_mid: float = 1000.0,
+    beta_end: float = 1e5,
+    lr: float | None = None,
+    patience: int | None = None,
+    tol: float = 1e-7,
+) -> MethodResult:
+    import torch
+
+    exact = exact_construction(d, c, known_codes)
+    if exact is not None:
+        vectors, name = exact
+        return MethodResult(vectors, {"construction": name})
+    if restarts is not None and restarts < 1:
+        raise InvalidInputError(f"restarts must be >= 1, got {restarts}")
+    if not 0 < beta_start <= beta_mid <= beta_end:
+        raise InvalidInputError("need 0 < beta_start <= beta_mid <= beta_end")
+
+    dev = resolve_device(device)
+    work = float(c) * c * d
+    if restarts is None:
+        restarts = int(min(MAX_RESTARTS, max(1, WORK_BUDGET[dev.type] / (work * MAX_ITERS))))
+    if iters is None:
+        iters = int(min(MAX_ITERS, max(MIN_ITERS, WORK_BUDGET[dev.type] / (work * restarts))))
+    if iters < 1:
+        raise InvalidInputError(f"iters must be >= 1, got {iters}")
+    lr = 0.02 * min(1.0, math.sqrt(32 / d)) if lr is None else lr
+    patience = max(50, iters // 5) if patience is None else patience
+    polish = (d <= 4 and c * d <= POLISH_MAX_CD) if polish is None else polish
+    precise = restarts * c * d <= 200_000  # phase 2 in float64 where it costs little
+    block = max(1, min(c, BLOCK_ELEMENTS[dev.type] // (restarts * c)))
+
+    x = initial_rows((restarts, c, d), seed, dev, torch.float32)
+    best = torch.full((restarts,), math.inf, dtype=torch.float64, device=dev)
+    best_x = x.clone()
+    steps, trace_max, trace_beta = [], [], []
+    total = 2 * iters
+
+    def record(step: int, x, top, beta: float) -> None:
+        nonlocal best_x
+        top = top.to(torch.float64)
+        better = top < best
+        if bool(better.any()):
+            best.copy_(torch.where(better, top, best))
+            best_x = best_x.to(x.dtype)
+            best_x[better] = x[better]
+        if step % max(1, total // 200) == 0:
+            steps.append(step)
+            trace_max.append(float(best.min()))
+            trace_beta.append(beta)
+        if progress:
+            progress(step + 1, total, {"max_cos": float(best.min()), "beta": beta})
+
+    with _tf32(dev):
+        adam = _SphereAdam(x)
+        lr_end = lr / 10
+        for it in range(iters):
+            frac = it / max(iters - 1, 1)
+            beta = beta_start * (beta_mid / beta_start) ** frac
+            grad, top = smoothed_max_gradient(x, beta, block)
+            record(it, x, top, beta)
+            x = adam.step(x, grad, lr * (lr_end / lr) ** frac)
+
+        x = best_x.clone().to(torch.float64 if precise else torch.float32)
+        best_x = x.clone()
+        adam = _SphereAdam(x)
+        lr2, lr2_end = lr_end / 2, lr_end / 200
+        last_gain, reference = 0, float(best.min())
+        done = iters
+        for it in range(iters):
+            frac = it / max(iters - 1, 1)
+            beta = beta_mid * (beta_end / beta_mid) ** frac
+            grad, top = smoothed_max_gradient(x, beta, block)
+            record(iters + it, x, top, beta)
+            done = iters + it + 1
+            if float(best.min()) < reference - tol:
+                reference, last_gain = float(best.min()), it
+            elif it - last_gain >= patience:
+                break
+            x = adam.step(x, grad, lr2 * (lr2_end / lr2) ** frac)
+    if progress:
+        progress(total, total, {"max_cos": float(best.min()), "beta": beta_end})
+
+    order = torch.argsort(best).tolist()
+    candidates = [to_numpy_rows(best_x[i]) for i in order]
+    polished = 0
+    if polish:
+        budget_end = time.monotonic() + 10.0
+        results = []
+        for cand in candidates[:8]:
+            rows, value, _ = slp_polish(cand, time_budget=max(0.5, budget_end - time.monotonic()))
+            results.append((value, rows))
+            polished += 1
+        vectors = min(results, key=lambda r: r[0])[1]
+    else:
+        vectors = candidates[0]
+    params = {
+        "restarts": restarts,
+        "beta_start": beta_start,
+        "beta_mid": beta_mid,
+        "beta_end": beta_end,
+        "lr": lr,
+        "phase_iters": iters,
+        "patience": patience,
+        "tol": tol,
+        "known_codes": known_codes,
+        "polish": bool(polish),
+        "polished_candidates": polished,
+        "phase2_dtype": "float64" if precise else "float32",
+        "optimizer": "adam-on-sphere",
+    }
+    history = {"step": np.array(steps), "max_cosine": np.array(trace_max), "beta": np.array(trace_beta)}
+    return MethodResult(vectors, params, done, history)
+
+
+class _tf32:
+    """Allow TF32 matrix products on CUDA during optimisation; the reported geometry is
+    recomputed afterwards in full precision."""
+
+    def __init__(self, dev):
+        self.dev = dev
+
+    def __enter__(self):
+        import torch
+
+        self.prev = torch.backends.cuda.matmul.allow_tf32
+        if self.dev.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = True
+
+    def __exit__(self, *exc):
+        import torch
+
+        torch.backends.cuda.matmul.allow_tf32 = self.prev
+
+
+register(
+    Method(
+        "minimax",
+        "default: exact optima where known, else annealed smoothed-max minimisation of the worst pair",
+        run_minimax,
+        iterative=True,
+    )
+)
