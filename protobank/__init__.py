@@ -30,8 +30,8 @@ from .prototypes import Prototypes
 
 _LAZY = {
     "generate": ("generate", "generate"),
-    "geometry": ("geometry", "geometry"),
-    "GeometryReport": ("geometry", "GeometryReport"),
+    "geometry": ("measure", "geometry"),
+    "GeometryReport": ("measure", "GeometryReport"),
     "max_cosine_bound": ("bounds", "max_cosine_bound"),
     "read": ("artifact", "read"),
     "verify": ("artifact", "verify"),

@@ -234,7 +234,7 @@ def _write_open(f: Any, p: Prototypes, created_utc: str) -> None:
     f.create_dataset(schema.DATASET, data=p.vectors)
     metrics = dict(p.metrics)
     if not all(m in metrics for m in schema.REQUIRED_METRICS):
-        from .geometry import geometry
+        from .measure import geometry
 
         metrics = geometry(p.vectors).headline()
     f.create_group(schema.METRICS_GROUP).attrs.update({k: float(v) for k, v in metrics.items()})
@@ -285,7 +285,7 @@ class VerificationReport:
 
 def verify(path: str | os.PathLike, *, rtol: float = 1e-6) -> VerificationReport:
     """Read an artifact, check its hash, and recompute its stored metrics from the vectors."""
-    from .geometry import geometry
+    from .measure import geometry
 
     path = Path(path)
     try:

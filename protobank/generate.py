@@ -10,7 +10,7 @@ from typing import Any
 
 from ._version import __version__
 from .errors import InvalidInputError, did_you_mean
-from .geometry import geometry
+from .measure import geometry
 from .methods import DEFAULT_METHOD, get_method
 from .methods.base import ProgressCallback, available_memory, resolve_device
 from .prototypes import Prototypes

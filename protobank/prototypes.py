@@ -91,7 +91,7 @@ class Prototypes:
 
     def astype(self, dtype: str) -> "Prototypes":
         """The same prototypes stored as ``float32`` or ``float64``; rows re-normalised."""
-        from .geometry import geometry
+        from .measure import geometry
 
         v = np.asarray(self.vectors, dtype=np.float64)
         v = (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(dtype)

@@ -6,6 +6,10 @@ Minimises the Gaussian-potential uniformity loss (eq. 3-5)
 
 over a random subset S of c_hat prototypes per step, with plain SGD (lr 0.1) for 1000
 iterations, re-normalising every prototype to the sphere after each step.
+
+The j = i terms of eq. 5 are constants (exp(0) = 1) that carry no gradient but shrink the step
+through the log; like the pairwise (``pdist``) form of the uniformity loss the method builds
+on (Wang & Isola 2020), they are left out by default (``self_pairs=False``).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ def run_gaussian(
     lr: float = 0.1,
     subset: int | None = None,
     momentum: float = 0.0,
+    self_pairs: bool = False,
 ) -> MethodResult:
     import torch
 
@@ -47,21 +52,26 @@ def run_gaussian(
     every = trace_every(iters)
     losses, steps, max_cos = [], [], []
     for it in range(iters):
-        rows = w if subset == c else w[torch.randperm(c, generator=gen)[:subset].to(dev)]
+        idx = torch.arange(c, device=dev) if subset == c else torch.randperm(c, generator=gen)[:subset].to(dev)
+        rows = w[idx]
         sq = (rows.pow(2).sum(1, keepdim=True) + w.pow(2).sum(1) - 2 * rows @ w.T).clamp_min(0)
-        loss = torch.log(torch.exp(-t * sq).sum() / subset)
+        potential = torch.exp(-t * sq)
+        if not self_pairs:
+            potential = potential.index_put((torch.arange(subset, device=dev), idx), torch.zeros((), device=dev))
+        loss = torch.log(potential.sum() / subset)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         with torch.no_grad():
             w /= w.norm(dim=1, keepdim=True)
             if it % every == 0 or it == iters - 1:
-                losses.append(float(loss))
+                losses.append(float(loss.detach()))
                 steps.append(it)
                 max_cos.append(max_offdiag_cosine(w))
                 if progress:
                     progress(it + 1, iters, {"loss": losses[-1], "max_cos": max_cos[-1]})
-    params = {"t": t, "lr": lr, "subset": subset, "momentum": momentum, "optimizer": "sgd", "dtype": "float32"}
+    params = {"t": t, "lr": lr, "subset": subset, "momentum": momentum, "self_pairs": self_pairs,
+              "optimizer": "sgd", "dtype": "float32"}
     history = {"step": np.array(steps), "loss": np.array(losses), "max_cosine": np.array(max_cos)}
     return MethodResult(to_numpy_rows(w), params, iters, history)
 

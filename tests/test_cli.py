@@ -1,0 +1,73 @@
+import json
+
+import pytest
+
+import protobank
+
+
+def test_generate_json_is_one_document(run_cli, tmp_path):
+    out = tmp_path / "p.h5"
+    code, stdout, stderr = run_cli("generate", "--d", "6", "--c", "10", "--out", str(out), "--json")
+    assert code == 0, stderr
+    doc = json.loads(stdout)
+    assert doc["path"] == str(out) and doc["method"] == "minimax" and doc["d"] == 6 and doc["c"] == 10
+    assert doc["metrics"]["max_cosine"] == pytest.approx(0.0)
+    assert protobank.read(out).content_sha256 == doc["content_sha256"]
+
+
+def test_generate_default_writes_into_cache(run_cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("PROTOBANK_CACHE_DIR", str(tmp_path / "cache"))
+    code, stdout, _ = run_cli("generate", "--d", "3", "--c", "4", "--json")
+    path = json.loads(stdout)["path"]
+    assert code == 0 and path.startswith(str(tmp_path / "cache"))
+    # the same content again is not an error: the cache is content-addressed
+    assert run_cli("generate", "--d", "3", "--c", "4", "--json")[0] == 0
+
+
+def test_generate_into_folder_and_float32(run_cli, tmp_path):
+    code, stdout, _ = run_cli("generate", "--d", "4", "--c", "6", "--out", str(tmp_path), "--dtype", "float32", "--json")
+    assert code == 0
+    p = protobank.read(json.loads(stdout)["path"])
+    assert p.dtype == "float32"
+
+
+def test_generate_human_summary(run_cli, tmp_path):
+    code, stdout, _ = run_cli("generate", "--d", "5", "--c", "8", "--method", "gaussian", "--iters", "10", "--out", str(tmp_path / "g.h5"))
+    assert code == 0 and "max cosine" in stdout and "gaussian" in stdout
+
+
+def test_existing_output_needs_overwrite(run_cli, tmp_path):
+    out = tmp_path / "p.h5"
+    assert run_cli("generate", "--d", "3", "--c", "4", "--out", str(out))[0] == 0
+    before = out.read_bytes()
+    code, _, err = run_cli("generate", "--d", "3", "--c", "4", "--out", str(out), "--method", "random")
+    assert code == 1 and "--overwrite" in err and out.read_bytes() == before
+    assert run_cli("generate", "--d", "3", "--c", "4", "--out", str(out), "--method", "random", "--overwrite")[0] == 0
+
+
+@pytest.mark.parametrize(
+    "args,code,needle",
+    [
+        (["generate", "--d", "0", "--c", "10"], 2, "--d"),
+        (["generate", "--d", "x", "--c", "10"], 2, "--d"),
+        (["generate", "--d", "3"], 2, "--c"),
+        (["generate", "--d", "3", "--c", "10", "--bogus"], 2, "--bogus"),
+        (["generate", "--d", "3", "--c", "10", "--method", "hpm"], 1, "Did you mean 'hpn'"),
+        (["generate", "--d", "3", "--c", "10", "--method", "etf"], 1, "c <= d + 1"),
+        (["generate", "--d", "3", "--c", "10", "--out", "/nonexistent/dir/p.h5"], 1, "does not exist"),
+        (["generate", "--d", "3", "--c", "10", "--dtype", "float16"], 1, "float32 or float64"),
+        (["generate", "--d", "3", "--c", "10", "--param", "nokey"], 1, "KEY=VALUE"),
+        (["generate", "--d", "3", "--c", "10", "--device", "cuda:7"], 1, "device"),
+        (["nosuchcommand"], 2, "nosuchcommand"),
+    ],
+)
+def test_bad_input_one_line_no_traceback(run_cli, args, code, needle):
+    got, out, err = run_cli(*args)
+    assert got == code
+    assert needle in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and out == ""
+
+
+def test_version(run_cli):
+    code, out, _ = run_cli("--version")
+    assert code == 0 and protobank.__version__ in out
