@@ -20,7 +20,9 @@ def err_console() -> Console:
 
 @lru_cache(maxsize=1)
 def out_console() -> Console:
-    return Console()
+    """stdout; tables keep at least 120 columns when piped (rich's default there is 80)."""
+    probe = Console()
+    return probe if probe.is_terminal else Console(width=max(probe.width, 120))
 
 
 def show_progress(json_output: bool, wanted: bool) -> bool:

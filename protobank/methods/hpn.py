@@ -47,7 +47,7 @@ def run_hpn(
         with torch.no_grad():
             w /= w.norm(dim=1, keepdim=True)
         if it % every == 0 or it == iters - 1:
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             steps.append(it)
             max_cos.append(float(row_max.max()))
             if progress:

@@ -29,12 +29,17 @@ from .base import Method, MethodResult, ProgressCallback, register, resolve_devi
 from .constructions import KNOWN_CODES, cross_polytope_subset, polygon, simplex
 from .polish import slp_polish
 
-# Multiply-adds one phase may spend (restarts * iterations * c^2 * d), by device type: sized so
-# that c <= 1000 takes seconds on a 2-core CPU.
-WORK_BUDGET = {"cpu": 2.5e10, "cuda": 2e13}
+# A deterministic cost model of one step, seconds = fixed + per_mac * R c^2 d + per_pair * R c^2
+# (fitted on a 2-core x86 CPU; conservative for one data-centre GPU), and the seconds one phase
+# may spend. Step and restart counts follow from (d, c, device type) alone, never from a clock,
+# so a seed gives the same result on every machine of a device type.
+STEP_COST = {"cpu": (9e-4, 7.8e-11, 1.2e-8), "cuda": (3e-4, 2e-14, 5e-12)}
+PHASE_SECONDS = {"cpu": 5.0, "cuda": 60.0}
 BLOCK_ELEMENTS = {"cpu": 2**23, "cuda": 2**28}
-MIN_ITERS, MAX_ITERS = 100, 1000
-MAX_RESTARTS = 32
+MIN_ITERS, MAX_ITERS = 100, 3000
+# Low dimensions have many local optima: many restarts pay off there, few elsewhere.
+MAX_RESTARTS = {"low": 32, "high": 8}
+LOW_DIMENSION = 4
 POLISH_MAX_CD = 3000
 
 
@@ -90,7 +95,7 @@ class _SphereAdam:
         self.v = torch.zeros_like(x)
         self.t = 0
 
-    def step(self, x, grad, lr: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-12):
+    def step(self, x, grad, lr, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-12):
         grad = grad - (grad * x).sum(-1, keepdim=True) * x
         self.t += 1
         self.m.mul_(b1).add_(grad, alpha=1 - b1)
@@ -130,11 +135,18 @@ def run_minimax(
         raise InvalidInputError("need 0 < beta_start <= beta_mid <= beta_end")
 
     dev = resolve_device(device)
-    work = float(c) * c * d
+    fixed, per_mac, per_pair = STEP_COST[dev.type]
+    budget = PHASE_SECONDS[dev.type]
+
+    def step_seconds(r: int) -> float:
+        return fixed + per_mac * r * c * c * d + per_pair * r * c * c
+
     if restarts is None:
-        restarts = int(min(MAX_RESTARTS, max(1, WORK_BUDGET[dev.type] / (work * MAX_ITERS))))
+        restarts = MAX_RESTARTS["low" if d <= LOW_DIMENSION else "high"]
+        while restarts > 1 and step_seconds(restarts) * 1000 > budget:
+            restarts //= 2
     if iters is None:
-        iters = int(min(MAX_ITERS, max(MIN_ITERS, WORK_BUDGET[dev.type] / (work * restarts))))
+        iters = int(min(MAX_ITERS, max(MIN_ITERS, budget / step_seconds(restarts))))
     if iters < 1:
         raise InvalidInputError(f"iters must be >= 1, got {iters}")
     lr = 0.02 * min(1.0, math.sqrt(32 / d)) if lr is None else lr
@@ -143,6 +155,10 @@ def run_minimax(
     precise = restarts * c * d <= 200_000  # phase 2 in float64 where it costs little
     block = max(1, min(c, BLOCK_ELEMENTS[dev.type] // (restarts * c)))
 
+    # Each restart gets its own step size, spread over [lr/2, 2.8 lr]: a portfolio that is
+    # robust to the landscape of the particular (d, c).
+    spread = torch.logspace(-1, 1.5, restarts, base=2.0) if restarts > 1 else torch.ones(1)
+    lr_rows = (lr * spread).to(dev).view(-1, 1, 1)
     x = initial_rows((restarts, c, d), seed, dev, torch.float32)
     best = torch.full((restarts,), math.inf, dtype=torch.float64, device=dev)
     best_x = x.clone()
@@ -166,18 +182,17 @@ def run_minimax(
 
     with _tf32(dev):
         adam = _SphereAdam(x)
-        lr_end = lr / 10
         for it in range(iters):
             frac = it / max(iters - 1, 1)
             beta = beta_start * (beta_mid / beta_start) ** frac
             grad, top = smoothed_max_gradient(x, beta, block)
             record(it, x, top, beta)
-            x = adam.step(x, grad, lr * (lr_end / lr) ** frac)
+            x = adam.step(x, grad, lr_rows.to(x.dtype) * 0.1**frac)
 
         x = best_x.clone().to(torch.float64 if precise else torch.float32)
         best_x = x.clone()
         adam = _SphereAdam(x)
-        lr2, lr2_end = lr_end / 2, lr_end / 200
+        lr2, lr2_end = lr_rows.to(x.dtype) / 20, lr_rows.to(x.dtype) / 2000
         last_gain, reference = 0, float(best.min())
         done = iters
         for it in range(iters):
