@@ -304,3 +304,142 @@ def _not_found_message(d: int, c: int, method: str | None, sha256: str | None, s
     cmd = f"protobank generate --d {d} --c {c}" + (f" --method {method}" if method else "")
     where = ", ".join(str(p) for p in searched)
     return f"no prototypes for {what} in {len(searched)} locations: {where}.{hint} Generate them with `{cmd}` (or load(..., generate=True))."
+
+
+# ----------------------------------------------------------------------------------------------
+# Maintaining a bank: build a grid, verify every file against the index.
+# ----------------------------------------------------------------------------------------------
+
+DEFAULT_GRID: tuple[tuple[int, int], ...] = tuple(
+    (d, c)
+    for c in (10, 100, 200, 1000)
+    for d in (2, 3, 4, 8, 10, 16, 25, 32, 50, 64, 100, 128, 200, 256, 512)
+) + ((2048, 1000), (4096, 1000))
+
+
+def entry_for(p: Prototypes, root: Path, path: Path, default: bool) -> BankEntry:
+    """The index entry of an artifact published at ``path`` inside ``root``."""
+    return BankEntry(
+        d=p.d,
+        c=p.c,
+        method=p.method,
+        path=path.relative_to(root).as_posix(),
+        content_sha256=p.content_sha256,
+        default=default,
+        file_sha256=file_sha256(path),
+        size_bytes=path.stat().st_size,
+        dtype=p.dtype,
+        metrics={k: float(p.metrics[k]) for k in INDEX_METRICS if k in p.metrics},
+        root=str(root),
+    )
+
+
+def build_bank(
+    root: str | os.PathLike,
+    grid: Iterable[tuple[int, int]] = DEFAULT_GRID,
+    *,
+    method: str | None = None,
+    dtype: str = "float32",
+    seed: int = 0,
+    device: str = "auto",
+    on_entry: Any = None,
+) -> list[BankEntry]:
+    """Generate every missing (d, c) of ``grid`` into ``root`` and keep its index current.
+
+    Resumable: entries already in the index are kept, and the index is rewritten after each
+    new artifact, so an interrupted build continues where it stopped.
+    """
+    from .artifact import write
+    from .generate import generate
+    from .methods import DEFAULT_METHOD
+
+    method = method or DEFAULT_METHOD
+    root = Path(root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputPathError(f"cannot create bank folder {root}: {exc.strerror}") from exc
+    entries = read_index(root) if (root / INDEX_NAME).is_file() else []
+    for d, c in grid:
+        have = [e for e in entries if (e.d, e.c, e.method) == (d, c, method)]
+        if have and have[0].file.is_file():
+            if on_entry:
+                on_entry(have[0], skipped=True)
+            continue
+        p = generate(d, c, method=method, seed=seed, device=device)
+        p = p.astype(dtype) if p.dtype != dtype else p
+        target = root / artifact_name(p)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            write(p, target)
+        except ArtifactExistsError:
+            pass  # the same content, published by an interrupted earlier run
+        is_default = not any(e.default for e in entries if (e.d, e.c) == (d, c))
+        entry = entry_for(p, root, target, is_default)
+        entries = [e for e in entries if e.path != entry.path] + [entry]
+        write_index(root, entries)
+        if on_entry:
+            on_entry(entry, skipped=False)
+    return entries
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """Result of checking one bank file."""
+
+    path: str
+    ok: bool
+    problems: tuple[str, ...] = ()
+
+
+def verify_bank(root: str | os.PathLike, *, metrics_rtol: float = 1e-6, sample: int | None = None) -> list[FileCheck]:
+    """Check every indexed file (hashes, schema, metrics recomputed), files the index does not
+    know, and exactly one default per (d, c). ``sample`` checks only that many entries' metrics
+    (spread over the index); hashes are always checked for all."""
+    from .artifact import read
+    from .measure import geometry
+
+    root = Path(root)
+    checks: list[FileCheck] = []
+    try:
+        entries = read_index(root)
+    except InvalidArtifactError as exc:
+        return [FileCheck(str(root / INDEX_NAME), False, (str(exc),))]
+    step = max(1, len(entries) // sample) if sample else 1
+    for k, e in enumerate(entries):
+        problems: list[str] = []
+        if not e.file.is_file():
+            checks.append(FileCheck(e.path, False, ("missing file",)))
+            continue
+        if e.file_sha256 and file_sha256(e.file) != e.file_sha256:
+            problems.append("file sha256 differs from the index")
+        if e.size_bytes is not None and e.file.stat().st_size != e.size_bytes:
+            problems.append("size differs from the index")
+        try:
+            p = read(e.file)
+        except (InvalidArtifactError, PrototypesNotFoundError) as exc:
+            checks.append(FileCheck(e.path, False, tuple(problems) + (str(exc),)))
+            continue
+        if p.content_sha256 != e.content_sha256:
+            problems.append("content sha256 differs from the index")
+        if (p.d, p.c, p.method) != (e.d, e.c, e.method):
+            problems.append(f"holds d={p.d}, c={p.c}, method={p.method}; the index says d={e.d}, c={e.c}, method={e.method}")
+        if Path(e.path).name != Path(artifact_name(p)).name:
+            problems.append(f"file name should be {Path(artifact_name(p)).name}")
+        if k % step == 0:
+            fresh = geometry(p.vectors).headline()
+            for name, value in e.metrics.items():
+                if name in fresh and not math.isclose(value, fresh[name], rel_tol=metrics_rtol, abs_tol=1e-9):
+                    problems.append(f"metric {name}: index {value!r}, recomputed {fresh[name]!r}")
+        checks.append(FileCheck(e.path, not problems, tuple(problems)))
+    known = {Path(e.path).as_posix() for e in entries}
+    for path in sorted(root.rglob("*.h5")):
+        rel = path.relative_to(root).as_posix()
+        if rel not in known:
+            checks.append(FileCheck(rel, False, ("not in the index",)))
+    keys = sorted({(e.d, e.c) for e in entries})
+    for d, c in keys:
+        n = sum(e.default for e in entries if (e.d, e.c) == (d, c))
+        if n != 1:
+            checks.append(FileCheck(f"(d={d}, c={c})", False, (f"{n} default entries; exactly one expected",)))
+    return checks

@@ -49,7 +49,7 @@ def run_hpn(
         if it % every == 0 or it == iters - 1:
             losses.append(float(loss.detach()))
             steps.append(it)
-            max_cos.append(float(row_max.max()))
+            max_cos.append(float(row_max.detach().max()))
             if progress:
                 progress(it + 1, iters, {"loss": losses[-1], "max_cos": max_cos[-1]})
     params = {"lr": lr, "momentum": momentum, "optimizer": "sgd", "dtype": "float32"}

@@ -33,14 +33,15 @@ from .polish import slp_polish
 # (fitted on a 2-core x86 CPU; conservative for one data-centre GPU), and the seconds one phase
 # may spend. Step and restart counts follow from (d, c, device type) alone, never from a clock,
 # so a seed gives the same result on every machine of a device type.
-STEP_COST = {"cpu": (9e-4, 7.8e-11, 1.2e-8), "cuda": (3e-4, 2e-14, 5e-12)}
-PHASE_SECONDS = {"cpu": 5.0, "cuda": 60.0}
+STEP_COST = {"cpu": (9e-4, 7.8e-11, 1.6e-8), "cuda": (3e-4, 2e-14, 5e-12)}
+PHASE_SECONDS = {"cpu": 6.0, "cuda": 60.0}
 BLOCK_ELEMENTS = {"cpu": 2**23, "cuda": 2**28}
 MIN_ITERS, MAX_ITERS = 100, 3000
 # Low dimensions have many local optima: many restarts pay off there, few elsewhere.
 MAX_RESTARTS = {"low": 32, "high": 8}
 LOW_DIMENSION = 4
 POLISH_MAX_CD = 3000
+POLISH_CANDIDATES = 4
 
 
 def exact_construction(d: int, c: int, known_codes: bool = True) -> tuple[np.ndarray, str] | None:
@@ -149,7 +150,7 @@ def run_minimax(
         iters = int(min(MAX_ITERS, max(MIN_ITERS, budget / step_seconds(restarts))))
     if iters < 1:
         raise InvalidInputError(f"iters must be >= 1, got {iters}")
-    lr = 0.02 * min(1.0, math.sqrt(32 / d)) if lr is None else lr
+    lr = 0.03 * min(1.0, math.sqrt(32 / d)) if lr is None else lr
     patience = max(50, iters // 5) if patience is None else patience
     polish = (d <= 4 and c * d <= POLISH_MAX_CD) if polish is None else polish
     precise = restarts * c * d <= 200_000  # phase 2 in float64 where it costs little
@@ -215,7 +216,7 @@ def run_minimax(
     if polish:
         budget_end = time.monotonic() + 10.0
         results = []
-        for cand in candidates[:8]:
+        for cand in candidates[:POLISH_CANDIDATES]:
             rows, value, _ = slp_polish(cand, time_budget=max(0.5, budget_end - time.monotonic()))
             results.append((value, rows))
             polished += 1
