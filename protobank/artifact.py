@@ -196,6 +196,7 @@ def write(prototypes: Prototypes, path: str | os.PathLike, *, overwrite: bool = 
         raise OutputPathError(f"cannot write into folder {folder}: {exc.strerror or exc}") from exc
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a published artifact is world-readable
     try:
         created = prototypes.created_utc or datetime.now(timezone.utc).isoformat(timespec="seconds")
         with h5py.File(tmp, "w") as f:
@@ -213,6 +214,12 @@ def write(prototypes: Prototypes, path: str | os.PathLike, *, overwrite: bool = 
             tmp.unlink()
     _fsync_dir(folder)
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _write_open(f: Any, p: Prototypes, created_utc: str) -> None:

@@ -71,3 +71,32 @@ def test_bad_input_one_line_no_traceback(run_cli, args, code, needle):
 def test_version(run_cli):
     code, out, _ = run_cli("--version")
     assert code == 0 and protobank.__version__ in out
+
+
+@pytest.mark.parametrize(
+    "args,code",
+    [
+        (["inspect", "--d", "three", "--c", "8"], 2),
+        (["inspect", "--d", "3", "--c", "1"], 2),
+        (["inspect", "--time-budget", "-1", "--d", "3", "--c", "8"], 2),
+        (["inspect", "--unknown"], 2),
+        (["inspect", "/no/such.h5"], 1),
+        (["bank"], 0),
+        (["bank", "list", "--d", "0"], 2),
+        (["bank", "list", "--frobnicate"], 2),
+        (["bank", "verify", "/no/such/folder"], 1),
+        (["bank", "build"], 2),
+        (["bank", "build", "/tmp/x", "--d", "3"], 1),
+        (["bank", "build", "/tmp/x", "--dtype", "int8"], 1),
+        (["generate", "--d", "3", "--c", "10", "--seed", "-2"], 2),
+        (["generate", "--d", "3", "--c", "10", "--iters", "0"], 2),
+        (["generate", "--d", "3", "--c", "10", "--iters", "1.5"], 2),
+        (["generate", "--d", "3", "--c", "10", "--method", "gaussian", "--param", "lr=-1"], 1),
+        (["generate", "--d", "3", "--c", "10", "--method", "gaussian", "--param", "sbset=3"], 1),
+    ],
+)
+def test_every_command_rejects_bad_input_cleanly(run_cli, args, code):
+    got, _, err = run_cli(*args)
+    assert got == code
+    if code:
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -43,10 +43,10 @@ def main(argv: list[str] | None = None) -> None:
 
     Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted.
     """
-    _register()
-    command = typer.main.get_command(app)
     debug = os.environ.get("PROTOBANK_DEBUG") == "1"
     try:
+        _register()
+        command = typer.main.get_command(app)
         code = command.main(args=argv, prog_name="protobank", standalone_mode=False)
     except ProtobankError as exc:
         if debug:
@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> None:
             where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
             _fail(f"{usage()}{where}", int(exc.exit_code))
         _fail(f"{type(exc).__name__}: {exc} (set PROTOBANK_DEBUG=1 for the traceback)", 1)
+    if code == 130:  # Typer turns Ctrl-C inside a command into a silent exit code 130
+        _fail("interrupted", 130)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -59,6 +59,10 @@ def generate(
     except ArtifactExistsError:
         if not cached:
             raise  # content-addressed cache files with this name hold exactly this content
+    except OutputPathError as exc:
+        if cached:
+            raise OutputPathError(f"{exc}; set PROTOBANK_CACHE_DIR to a writable folder or pass --out") from exc
+        raise
     summary = {
         "path": str(target),
         "d": p.d,

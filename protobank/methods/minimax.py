@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 
@@ -41,7 +40,7 @@ MIN_ITERS, MAX_ITERS = 100, 3000
 MAX_RESTARTS = {"low": 32, "high": 8}
 LOW_DIMENSION = 4
 POLISH_MAX_CD = 3000
-POLISH_CANDIDATES = 4
+POLISH_CANDIDATES = 2
 
 
 def exact_construction(d: int, c: int, known_codes: bool = True) -> tuple[np.ndarray, str] | None:
@@ -137,7 +136,9 @@ def run_minimax(
 
     dev = resolve_device(device)
     fixed, per_mac, per_pair = STEP_COST[dev.type]
-    budget = PHASE_SECONDS[dev.type]
+    polish = (d <= LOW_DIMENSION and c * d <= POLISH_MAX_CD) if polish is None else polish
+    # The LP polish finishes what the phases leave, so they may stop a little sooner.
+    budget = PHASE_SECONDS[dev.type] * (0.8 if polish else 1.0)
 
     def step_seconds(r: int) -> float:
         return fixed + per_mac * r * c * c * d + per_pair * r * c * c
@@ -152,7 +153,6 @@ def run_minimax(
         raise InvalidInputError(f"iters must be >= 1, got {iters}")
     lr = 0.03 * min(1.0, math.sqrt(32 / d)) if lr is None else lr
     patience = max(50, iters // 5) if patience is None else patience
-    polish = (d <= 4 and c * d <= POLISH_MAX_CD) if polish is None else polish
     precise = restarts * c * d <= 200_000  # phase 2 in float64 where it costs little
     block = max(1, min(c, BLOCK_ELEMENTS[dev.type] // (restarts * c)))
 
@@ -214,10 +214,9 @@ def run_minimax(
     candidates = [to_numpy_rows(best_x[i]) for i in order]
     polished = 0
     if polish:
-        budget_end = time.monotonic() + 10.0
         results = []
         for cand in candidates[:POLISH_CANDIDATES]:
-            rows, value, _ = slp_polish(cand, time_budget=max(0.5, budget_end - time.monotonic()))
+            rows, value, _ = slp_polish(cand)
             results.append((value, rows))
             polished += 1
         vectors = min(results, key=lambda r: r[0])[1]
