@@ -16,6 +16,7 @@ from datetime import date
 import torch
 
 import protobank
+from protobank.optimize.base import resolve_device
 
 GRIDS = {
     # (d, c) rows of the optimizer targets, with the reference max cosine to meet or beat.
@@ -38,7 +39,7 @@ def main() -> None:
     args = ap.parse_args()
     methods = args.methods.split(",")
     rows = []
-    dev = str(protobank.methods and __import__("protobank.methods.base", fromlist=["x"]).resolve_device(args.device))
+    dev = str(resolve_device(args.device))
     print(f"# {date.today()} | {platform.node() or 'host'} | {platform.processor() or platform.machine()} | "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads | device {dev}\n")
     head = "| (d, c) | bound | target | " + " | ".join(f"{m} max cos | {m} s" for m in methods) + " | minimax/gaussian time | minimax gap |"

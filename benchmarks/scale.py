@@ -14,8 +14,8 @@ import time
 
 import torch
 
-from protobank.methods.base import resolve_device
-from protobank.methods.minimax import run_minimax, smoothed_max_gradient
+from protobank.optimize.base import resolve_device
+from protobank.optimize.minimax import run_minimax, smoothed_max_gradient
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ from .errors import (
 from .prototypes import Prototypes
 
 _LAZY = {
-    "generate": ("generate", "generate"),
+    "generate": ("generation", "generate"),
     "geometry": ("measure", "geometry"),
     "GeometryReport": ("measure", "GeometryReport"),
     "max_cosine_bound": ("bounds", "max_cosine_bound"),
@@ -39,7 +39,7 @@ _LAZY = {
     "save": ("artifact", "write"),
     "load": ("bank", "load"),
     "list_available": ("bank", "list_available"),
-    "methods": ("methods", "method_names"),
+    "methods": ("optimize", "method_names"),
     "read_matrix": ("foreign", "read_matrix"),
 }
 

@@ -33,6 +33,40 @@ from .prototypes import Prototypes
 
 # Refuse to read a declared matrix larger than this (a hostile header must not make us allocate).
 MAX_MATRIX_BYTES = 8 * 2**30
+# More attributes than this on one object means a corrupt header, not an artifact.
+MAX_ATTRIBUTES = 256
+
+
+def _read_attrs(obj: Any, path: Path) -> dict[str, Any]:
+    """An object's attributes, refusing variable-length strings before reading any value.
+
+    Variable-length strings live in HDF5's global heap, and a corrupt heap reference can make
+    the HDF5 library loop; schema 1 stores every string as a fixed-length UTF-8 attribute.
+    """
+    import h5py
+
+    names = list(obj.attrs)
+    if len(names) > MAX_ATTRIBUTES:
+        raise InvalidArtifactError(f"{path}: {len(names)} attributes on {obj.name}; corrupt header")
+    out = {}
+    for name in names:
+        dtype = obj.attrs.get_id(name).dtype
+        info = h5py.check_string_dtype(dtype)
+        if dtype.kind == "O" and (info is None or info.length is None):
+            raise InvalidArtifactError(
+                f"{path}: attribute {obj.name.rstrip('/')}/{name} is a variable-length value; "
+                "schema 1 stores strings as fixed-length UTF-8"
+            )
+        out[name] = _attr(obj.attrs[name])
+    return out
+
+
+def _str_attr(value: str) -> Any:
+    """A fixed-length UTF-8 string attribute value (see :func:`_read_attrs`)."""
+    import h5py
+
+    raw = value.encode("utf-8")
+    return np.array(raw, dtype=h5py.string_dtype("utf-8", max(1, len(raw))))
 
 
 def _attr(value: Any) -> Any:
@@ -89,7 +123,7 @@ def read(path: str | os.PathLike, *, verify: bool = True) -> Prototypes:
 def _read_open(f: Any, path: Path, verify: bool) -> Prototypes:
     import h5py
 
-    attrs = {k: _attr(v) for k, v in f.attrs.items()}
+    attrs = _read_attrs(f, path)
     if attrs.get("format") != schema.FORMAT:
         raise InvalidArtifactError(
             f"{path}: not a protobank artifact (format={attrs.get('format')!r}, "
@@ -130,7 +164,8 @@ def _read_open(f: Any, path: Path, verify: bool) -> Prototypes:
     vectors = np.asarray(dset[()], dtype=dset.dtype.newbyteorder("="))
     if not np.isfinite(vectors).all():
         raise InvalidArtifactError(f"{path}: /{schema.DATASET} contains NaN or inf")
-    dev = float(np.abs(np.linalg.norm(vectors.astype(np.float64), axis=1) - 1).max())
+    with np.errstate(over="ignore", invalid="ignore"):
+        dev = float(np.abs(np.linalg.norm(vectors.astype(np.float64), axis=1) - 1).max())
     tol = schema.UNIT_NORM_TOL[vectors.dtype.name]
     if dev > tol:
         raise InvalidArtifactError(f"{path}: rows are not unit length (max |norm - 1| = {dev:.3g} > {tol:g})")
@@ -145,12 +180,12 @@ def _read_open(f: Any, path: Path, verify: bool) -> Prototypes:
     metrics_group = f.get(schema.METRICS_GROUP)
     if not isinstance(metrics_group, h5py.Group):
         raise InvalidArtifactError(f"{path}: no /{schema.METRICS_GROUP} group")
-    metrics = {k: _attr(v) for k, v in metrics_group.attrs.items()}
+    metrics = _read_attrs(metrics_group, path)
     missing = [m for m in schema.REQUIRED_METRICS if m not in metrics]
     if missing:
         raise InvalidArtifactError(f"{path}: /metrics lacks {', '.join(missing)}")
     prov = f.get(schema.PROVENANCE_GROUP)
-    provenance = {k: str(_attr(v)) for k, v in prov.attrs.items()} if isinstance(prov, h5py.Group) else {}
+    provenance = {k: str(v) for k, v in _read_attrs(prov, path).items()} if isinstance(prov, h5py.Group) else {}
     hist = f.get(schema.HISTORY_GROUP)
     history = {}
     if isinstance(hist, h5py.Group):
@@ -225,17 +260,17 @@ def _umask() -> int:
 def _write_open(f: Any, p: Prototypes, created_utc: str) -> None:
     f.attrs.update(
         {
-            "format": schema.FORMAT,
-            "schema_version": schema.SCHEMA_VERSION,
+            "format": _str_attr(schema.FORMAT),
+            "schema_version": _str_attr(schema.SCHEMA_VERSION),
             "d": np.int64(p.d),
             "c": np.int64(p.c),
-            "method": p.method,
-            "method_params": p.params_json(),
+            "method": _str_attr(p.method),
+            "method_params": _str_attr(p.params_json()),
             "seed": np.int64(p.seed),
             "iterations": np.int64(p.iterations),
-            "content_sha256": p.content_sha256,
-            "created_utc": created_utc,
-            "created_by": p.created_by or f"protobank {__version__}",
+            "content_sha256": _str_attr(p.content_sha256),
+            "created_utc": _str_attr(created_utc),
+            "created_by": _str_attr(p.created_by or f"protobank {__version__}"),
         }
     )
     f.create_dataset(schema.DATASET, data=p.vectors)
@@ -245,7 +280,7 @@ def _write_open(f: Any, p: Prototypes, created_utc: str) -> None:
 
         metrics = geometry(p.vectors).headline()
     f.create_group(schema.METRICS_GROUP).attrs.update({k: float(v) for k, v in metrics.items()})
-    f.create_group(schema.PROVENANCE_GROUP).attrs.update({k: str(v) for k, v in p.provenance.items()})
+    f.create_group(schema.PROVENANCE_GROUP).attrs.update({k: _str_attr(str(v)) for k, v in p.provenance.items()})
     if p.history:
         hist = f.create_group(schema.HISTORY_GROUP)
         for name, values in p.history.items():

@@ -178,7 +178,7 @@ def _pick(entries: list[BankEntry], method: str | None, sha256: str | None) -> B
         defaults = [e for e in entries if e.default]
         if defaults:
             return defaults[0]
-        from .methods import DEFAULT_METHOD
+        from .optimize import DEFAULT_METHOD
 
         preferred = [e for e in entries if e.method == DEFAULT_METHOD]
         return (preferred or entries)[0]
@@ -232,7 +232,7 @@ def load(
         Nothing matches and ``generate`` is false; the message names where it looked, the
         nearest available (d, c), and the command that generates them.
     """
-    from .generate import check_dimensions
+    from .generation import check_dimensions
 
     d, c = check_dimensions(d, c)
     if sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{4,64}", sha256):
@@ -255,8 +255,8 @@ def generate_into_cache(d: int, c: int, *, method: str | None = None, **kwargs: 
     import filelock
 
     from .artifact import write
-    from .generate import generate
-    from .methods import DEFAULT_METHOD
+    from .generation import generate
+    from .optimize import DEFAULT_METHOD
 
     method = method or DEFAULT_METHOD
     root = cache_dir()
@@ -350,8 +350,8 @@ def build_bank(
     new artifact, so an interrupted build continues where it stopped.
     """
     from .artifact import write
-    from .generate import generate
-    from .methods import DEFAULT_METHOD
+    from .generation import generate
+    from .optimize import DEFAULT_METHOD
 
     method = method or DEFAULT_METHOD
     root = Path(root)

@@ -49,8 +49,8 @@ def run_baselines(
 ) -> list[BaselineResult]:
     """Compute each named baseline with the same seed; iterative ones predicted to exceed
     ``time_budget`` seconds (or the memory) are skipped with the reason."""
-    from .methods import get_method
-    from .methods.base import resolve_device
+    from .optimize import get_method
+    from .optimize.base import resolve_device
 
     dev = str(resolve_device(device))
     out = []

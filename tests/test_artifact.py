@@ -119,13 +119,13 @@ def test_wrong_shape_refused(saved):
 
 
 def test_newer_schema_refused_with_hint(saved):
-    _edit(saved, lambda f: f.attrs.__setitem__("schema_version", "2.0"))
+    _edit(saved, lambda f: f.attrs.__setitem__("schema_version", np.bytes_("2.0")))
     with pytest.raises(SchemaVersionError, match="upgrade"):
         protobank.read(saved)
 
 
 def test_newer_minor_schema_accepted(saved):
-    _edit(saved, lambda f: f.attrs.__setitem__("schema_version", "1.7"))
+    _edit(saved, lambda f: f.attrs.__setitem__("schema_version", np.bytes_("1.7")))
     assert protobank.read(saved).c == 12
 
 

@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import venv
 from pathlib import Path
 
@@ -133,16 +134,25 @@ def test_wheel_ships_the_bank(tmp_path):
     subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), str(REPO)],
                    check=True, capture_output=True)
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    venv.EnvBuilder(with_pip=False).create(env_dir)
     py = env_dir / "bin" / "python"
+    # The dependencies come from this environment's site-packages, listed after the venv's own
+    # (where the wheel goes); .pth files there are not processed, so a source checkout on this
+    # environment's path stays invisible.
+    purelib = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    here = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    Path(purelib, "_dependencies.pth").write_text("\n".join(sorted(here)) + "\n")
     wheel = next(dist.glob("protobank-*.whl"))
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "--force-reinstall", "-q", str(wheel)],
-                   check=True, capture_output=True)
+    installed = subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q", str(wheel)],
+                               capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stderr
     entry = bank.read_index(root)[0]
     code = (
         "import protobank, pathlib; p = protobank.load(%d, %d); "
         "assert 'site-packages' in str(p.source), p.source; print(p.content_sha256)" % (entry.d, entry.c)
     )
-    out = subprocess.run([str(py), "-c", code], cwd=tmp_path, check=True, capture_output=True, text=True,
+    out = subprocess.run([str(py), "-c", code], cwd=tmp_path, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": ""})
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == entry.content_sha256

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from protobank import geometry, max_cosine_bound
 from protobank.bounds import levenshtein_bound
 from protobank.measure import pairwise_cosines
-from protobank.methods.constructions import cell24, cross_polytope_subset, e8_roots, polygon, random_rotation, simplex
+from protobank.optimize.constructions import cell24, cross_polytope_subset, e8_roots, polygon, random_rotation, simplex
 
 
 def dense_reference(x):

@@ -78,7 +78,7 @@ def test_directories_and_links(tmp_path, valid):
 
 
 def test_wrong_format(valid):
-    edit(valid, lambda f: f.attrs.__setitem__("format", "someone.else"))
+    edit(valid, lambda f: f.attrs.__setitem__("format", np.bytes_("someone.else")))
     with pytest.raises(InvalidArtifactError, match="not a protobank artifact"):
         protobank.read(valid)
 
@@ -90,10 +90,18 @@ def test_missing_attribute(valid, attr):
         protobank.read(valid)
 
 
+def test_variable_length_strings_refused_before_reading(valid):
+    """Variable-length strings sit in the global heap, where a corrupt reference can make the
+    HDF5 library loop; schema 1 allows fixed-length strings only, checked before any read."""
+    edit(valid, lambda f: f.attrs.__setitem__("method", "random"))
+    with pytest.raises(InvalidArtifactError, match="variable-length"):
+        protobank.read(valid)
+
+
 def test_extra_attributes_and_groups_are_ignored(valid):
     def add(f):
-        f.attrs["from_the_future"] = "yes"
-        f.create_group("annotations").attrs["note"] = "x"
+        f.attrs["from_the_future"] = np.bytes_("yes")
+        f.create_group("annotations").attrs["note"] = np.bytes_("x")
 
     edit(valid, add)
     assert protobank.read(valid).c == 16
@@ -101,7 +109,7 @@ def test_extra_attributes_and_groups_are_ignored(valid):
 
 @pytest.mark.parametrize("version,error", [("2.0", SchemaVersionError), ("99.1", SchemaVersionError), ("one", InvalidArtifactError)])
 def test_schema_versions(valid, version, error):
-    edit(valid, lambda f: f.attrs.__setitem__("schema_version", version))
+    edit(valid, lambda f: f.attrs.__setitem__("schema_version", np.bytes_(version)))
     with pytest.raises(error):
         protobank.read(valid)
 

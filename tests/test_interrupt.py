@@ -40,9 +40,11 @@ def test_sigint_during_generate_leaves_nothing(tmp_path):
 def test_sigkill_during_bank_build_then_resume(tmp_path):
     root = tmp_path / "bank"
     args = ["bank", "build", str(root), "--method", "gaussian", "--device", "cpu",
-            "--d", "3", "--d", "5", "--c", "30", "--c", "40", "--c", "50"]
+            "--d", "3", "--d", "5", "--c", "100", "--c", "200", "--c", "300"]
     proc = _cli(*args)
-    _wait_for_start(proc, 10.0)
+    deadline = time.monotonic() + 120
+    while not (root / "index.json").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)  # kill as soon as the first artifact is published, mid-way through the next
     proc.kill()
     proc.communicate(timeout=30)
     for path in root.glob("d*/*.h5"):  # whatever was published is whole and valid

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import protobank
-from protobank.methods.minimax import smoothed_max_gradient
+from protobank.optimize.minimax import smoothed_max_gradient
 
 TAMMES = {int(r["N"]): float(r["max_cosine"]) for r in csv.DictReader(open(Path(__file__).parent / "data" / "tammes_dim3_best_known.csv"))}
 
@@ -49,7 +49,7 @@ def test_never_worse_than_gaussian_or_hpn(d, c):
 def test_blocked_gradient_equals_dense():
     import torch
 
-    x = torch.as_tensor(protobank.generate(5, 37, method="random").vectors)[None]
+    x = torch.as_tensor(protobank.generate(5, 37, method="random").to_numpy())[None]
     full, top_full = smoothed_max_gradient(x, 50.0, 37)
     blocked, top_blocked = smoothed_max_gradient(x, 50.0, 5)
     assert torch.allclose(full, blocked, atol=1e-12)

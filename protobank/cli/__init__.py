@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> None:
             raise
         usage = getattr(exc, "format_message", None)
         if usage is not None and hasattr(exc, "exit_code"):  # Typer's usage errors
+            if not usage():  # a group called without a command: its help is already shown
+                sys.exit(int(exc.exit_code))
             ctx = getattr(exc, "ctx", None)
             where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
             _fail(f"{usage()}{where}", int(exc.exit_code))

@@ -16,7 +16,7 @@ from ._common import fmt, out_console, parse_params, print_json, show_progress
 def generate(
     d: int = typer.Option(..., "--d", "--dim", min=1, help="Embedding dimension."),
     c: int = typer.Option(..., "--c", "--classes", min=2, help="Number of prototypes (classes)."),
-    method: str = typer.Option("minimax", help="Method; see `protobank generate --list-methods`."),
+    method: str = typer.Option("minimax", help="minimax (default), gaussian, hpn, etf or random."),
     seed: int = typer.Option(0, min=0, help="Seed of the initialisation and sampling."),
     iters: Optional[int] = typer.Option(None, min=1, help="Optimisation steps (method default)."),
     device: str = typer.Option("auto", help="auto (CUDA when available), cpu, cuda or cuda:N."),
@@ -31,7 +31,7 @@ def generate(
     from ..artifact import write
     from ..bank import artifact_name, cache_dir
     from ..errors import ArtifactExistsError, InvalidInputError, OutputPathError
-    from ..generate import generate as run
+    from ..generation import generate as run
 
     if dtype not in ("float32", "float64"):
         raise InvalidInputError(f"--dtype must be float32 or float64, got {dtype!r}")

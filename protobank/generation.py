@@ -11,8 +11,8 @@ from typing import Any
 from ._version import __version__
 from .errors import InvalidInputError, did_you_mean
 from .measure import geometry
-from .methods import DEFAULT_METHOD, get_method
-from .methods.base import ProgressCallback, available_memory, resolve_device
+from .optimize import DEFAULT_METHOD, get_method
+from .optimize.base import ProgressCallback, available_memory, resolve_device
 from .prototypes import Prototypes
 
 

@@ -39,7 +39,7 @@ MIN_ITERS, MAX_ITERS = 100, 3000
 # Low dimensions have many local optima: many restarts pay off there, few elsewhere.
 MAX_RESTARTS = {"low": 32, "high": 8}
 LOW_DIMENSION = 4
-POLISH_MAX_CD = 3000
+POLISH_MAX_CD = 1000
 POLISH_CANDIDATES = 2
 
 
