@@ -51,25 +51,26 @@ def polygon(c: int) -> np.ndarray:
     return np.stack([np.cos(theta), np.sin(theta)], axis=1)
 
 
-def cell24() -> np.ndarray:
-    """The 24 vertices of the 24-cell (the D4 roots): max cosine 1/2, optimal in R^4."""
+def _dn_roots(n: int) -> list[np.ndarray]:
+    """The roots of D_n: every vector with two entries +-1 and the rest 0."""
     rows = []
-    for i, j in itertools.combinations(range(4), 2):
+    for i, j in itertools.combinations(range(n), 2):
         for si, sj in itertools.product((1.0, -1.0), repeat=2):
-            v = np.zeros(4)
+            v = np.zeros(n)
             v[i], v[j] = si, sj
             rows.append(v)
-    return normalize_rows(np.array(rows))
+    return rows
+
+
+def cell24() -> np.ndarray:
+    """The 24 vertices of the 24-cell (the D4 roots): max cosine 1/2, optimal in R^4."""
+    return normalize_rows(np.array(_dn_roots(4)))
 
 
 def e8_roots() -> np.ndarray:
-    """The 240 roots of E8: max cosine 1/2, the optimal kissing configuration in R^8."""
-    rows = []
-    for i, j in itertools.combinations(range(8), 2):
-        for si, sj in itertools.product((1.0, -1.0), repeat=2):
-            v = np.zeros(8)
-            v[i], v[j] = si, sj
-            rows.append(v)
+    """The 240 roots of E8 (D8 roots and the even-sign half-vectors): max cosine 1/2, the
+    optimal kissing configuration in R^8."""
+    rows = _dn_roots(8)
     for signs in itertools.product((0.5, -0.5), repeat=8):
         if sum(s < 0 for s in signs) % 2 == 0:
             rows.append(np.array(signs))
