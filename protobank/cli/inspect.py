@@ -52,8 +52,7 @@ def inspect(
     plot: Optional[Path] = typer.Option(None, help="Write a PNG: cosine histograms and Figure-3a curves."),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
-    """Report the geometry of prototypes side by side with ETF, HPN, the paper's method, random
-    and the theoretical limit."""
+    """Geometry of prototypes beside ETF, HPN, the paper's method, random and the limit."""
     from ..baselines import run_baselines, parse_baselines
     from ..measure import geometry
 

@@ -1,1 +1,0 @@
-"""``protobank train``."""
