@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import inspect
+import numbers
 import platform
 import sys
 import time
 from typing import Any
 
 from ._version import __version__
-from .errors import InvalidInputError, did_you_mean
+from .errors import InvalidInputError, ResourceLimitError, did_you_mean
 from .measure import geometry
 from .optimize import DEFAULT_METHOD, get_method
 from .optimize.base import ProgressCallback, available_memory, resolve_device
@@ -19,9 +20,7 @@ from .prototypes import Prototypes
 def check_dimensions(d: Any, c: Any) -> tuple[int, int]:
     """Validate (d, c): integers with d >= 1 and c >= 2."""
     for name, value, low in (("d", d, 1), ("c", c, 2)):
-        if isinstance(value, bool) or not isinstance(value, int) and not (
-            hasattr(value, "__index__") and not isinstance(value, float)
-        ):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise InvalidInputError(f"{name} must be an integer, got {value!r}")
         if int(value) < low:
             raise InvalidInputError(f"{name} must be >= {low}, got {int(value)}")
@@ -101,8 +100,6 @@ def generate(
             )
     dev = resolve_device(device)
     if 6 * c * d * 8 > 0.8 * available_memory(dev):
-        from .errors import ResourceLimitError
-
         raise ResourceLimitError(f"{c} x {d} prototypes do not fit in the memory of {dev}")
 
     start = time.perf_counter()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,7 +21,9 @@ def initial_rows(shape: tuple[int, ...], seed: int, device: "torch.device", dtyp
 
 def to_numpy_rows(x: "torch.Tensor") -> np.ndarray:
     """A torch matrix as float64 numpy unit rows."""
-    v = x.detach().to("cpu", dtype=__import__("torch").float64).numpy()
+    import torch
+
+    v = x.detach().to("cpu", dtype=torch.float64).numpy()
     return v / np.linalg.norm(v, axis=-1, keepdims=True)
 
 
@@ -32,6 +34,25 @@ def max_offdiag_cosine(w: "torch.Tensor") -> float:
     return float(g.max())
 
 
-def trace_every(iters: int) -> int:
-    """Record about 200 points of a run's history."""
-    return max(1, iters // 200)
+class Trace:
+    """About 200 points of a run's loss and max cosine, reported to the progress callback."""
+
+    def __init__(self, iters: int, progress: Any) -> None:
+        self.iters, self.progress = iters, progress
+        self.every = max(1, iters // 200)
+        self.steps: list[int] = []
+        self.losses: list[float] = []
+        self.max_cos: list[float] = []
+
+    def due(self, it: int) -> bool:
+        return it % self.every == 0 or it == self.iters - 1
+
+    def record(self, it: int, loss: float, max_cos: float) -> None:
+        self.steps.append(it)
+        self.losses.append(loss)
+        self.max_cos.append(max_cos)
+        if self.progress:
+            self.progress(it + 1, self.iters, {"loss": loss, "max_cos": max_cos})
+
+    def history(self) -> dict[str, np.ndarray]:
+        return {"step": np.array(self.steps), "loss": np.array(self.losses), "max_cosine": np.array(self.max_cos)}

@@ -14,10 +14,9 @@ on (Wang & Isola 2020), they are left out by default (``self_pairs=False``).
 
 from __future__ import annotations
 
-import numpy as np
 
 from ..errors import InvalidInputError
-from ._torch import initial_rows, max_offdiag_cosine, to_numpy_rows, trace_every
+from ._torch import Trace, initial_rows, max_offdiag_cosine, to_numpy_rows
 from .base import Method, MethodResult, ProgressCallback, register, require_memory, resolve_device
 
 
@@ -49,8 +48,7 @@ def run_gaussian(
     w = initial_rows((c, d), seed, dev, torch.float32).requires_grad_(True)
     opt = torch.optim.SGD([w], lr=lr, momentum=momentum)
     gen = torch.Generator().manual_seed(seed)
-    every = trace_every(iters)
-    losses, steps, max_cos = [], [], []
+    trace = Trace(iters, progress)
     for it in range(iters):
         idx = torch.arange(c, device=dev) if subset == c else torch.randperm(c, generator=gen)[:subset].to(dev)
         rows = w[idx]
@@ -64,16 +62,11 @@ def run_gaussian(
         opt.step()
         with torch.no_grad():
             w /= w.norm(dim=1, keepdim=True)
-            if it % every == 0 or it == iters - 1:
-                losses.append(float(loss.detach()))
-                steps.append(it)
-                max_cos.append(max_offdiag_cosine(w))
-                if progress:
-                    progress(it + 1, iters, {"loss": losses[-1], "max_cos": max_cos[-1]})
+            if trace.due(it):
+                trace.record(it, float(loss.detach()), max_offdiag_cosine(w))
     params = {"t": t, "lr": lr, "subset": subset, "momentum": momentum, "self_pairs": self_pairs,
               "optimizer": "sgd", "dtype": "float32"}
-    history = {"step": np.array(steps), "loss": np.array(losses), "max_cosine": np.array(max_cos)}
-    return MethodResult(to_numpy_rows(w), params, iters, history)
+    return MethodResult(to_numpy_rows(w), params, iters, trace.history())
 
 
 register(Method("gaussian", "the paper's Gaussian-potential uniformity loss (eq. 3-5), SGD lr 0.1", run_gaussian, iterative=True))

@@ -6,10 +6,9 @@ Minimises the mean over prototypes of the largest cosine to another prototype,
 
 from __future__ import annotations
 
-import numpy as np
 
 from ..errors import InvalidInputError
-from ._torch import initial_rows, to_numpy_rows, trace_every
+from ._torch import Trace, initial_rows, to_numpy_rows
 from .base import Method, MethodResult, ProgressCallback, register, require_memory, resolve_device
 
 
@@ -35,8 +34,7 @@ def run_hpn(
     w = initial_rows((c, d), seed, dev, torch.float32).requires_grad_(True)
     opt = torch.optim.SGD([w], lr=lr, momentum=momentum)
     eye = torch.eye(c, dtype=torch.bool, device=dev)
-    every = trace_every(iters)
-    losses, steps, max_cos = [], [], []
+    trace = Trace(iters, progress)
     for it in range(iters):
         cos = (w @ w.T).masked_fill(eye, -2.0)
         row_max = cos.max(dim=1).values
@@ -46,15 +44,10 @@ def run_hpn(
         opt.step()
         with torch.no_grad():
             w /= w.norm(dim=1, keepdim=True)
-        if it % every == 0 or it == iters - 1:
-            losses.append(float(loss.detach()))
-            steps.append(it)
-            max_cos.append(float(row_max.detach().max()))
-            if progress:
-                progress(it + 1, iters, {"loss": losses[-1], "max_cos": max_cos[-1]})
+        if trace.due(it):
+            trace.record(it, float(loss.detach()), float(row_max.detach().max()))
     params = {"lr": lr, "momentum": momentum, "optimizer": "sgd", "dtype": "float32"}
-    history = {"step": np.array(steps), "loss": np.array(losses), "max_cosine": np.array(max_cos)}
-    return MethodResult(to_numpy_rows(w), params, iters, history)
+    return MethodResult(to_numpy_rows(w), params, iters, trace.history())
 
 
 register(Method("hpn", "Mettes et al. 2019: minimise the mean of each prototype's largest cosine", run_hpn, iterative=True))

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -241,24 +242,18 @@ def run_minimax(
     return MethodResult(vectors, params, done, history)
 
 
-class _tf32:
+@contextlib.contextmanager
+def _tf32(dev):
     """Allow TF32 matrix products on CUDA during optimisation; the reported geometry is
     recomputed afterwards in full precision."""
+    import torch
 
-    def __init__(self, dev):
-        self.dev = dev
-
-    def __enter__(self):
-        import torch
-
-        self.prev = torch.backends.cuda.matmul.allow_tf32
-        if self.dev.type == "cuda":
-            torch.backends.cuda.matmul.allow_tf32 = True
-
-    def __exit__(self, *exc):
-        import torch
-
-        torch.backends.cuda.matmul.allow_tf32 = self.prev
+    previous = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = previous or dev.type == "cuda"
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = previous
 
 
 register(
