@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,3 +47,31 @@ def geometry_figure(
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def training_curves(history: Sequence[Any], path: str | Path, *, title: str = "") -> Path:
+    """(a) train and test top-1 per epoch; (b) labels whose prototype changed per epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [r.epoch for r in history]
+    fig, (ax_acc, ax_changes) = plt.subplots(1, 2, figsize=(11, 4))
+    ax_acc.plot(epochs, [r.train_top1 for r in history], marker="o", label="train top-1")
+    ax_acc.plot(epochs, [r.test_top1 for r in history], marker="o", label="test top-1")
+    ax_acc.plot(epochs, [r.test_balanced_top1 for r in history], marker=".", linestyle="--", label="test balanced top-1")
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_ylabel("accuracy (%)")
+    ax_acc.set_title("(a) accuracy")
+    ax_acc.legend(fontsize=8)
+    ax_changes.bar(epochs, [r.assignment_changes for r in history], color="tab:purple")
+    ax_changes.set_xlabel("epoch")
+    ax_changes.set_ylabel("labels moved to another prototype")
+    ax_changes.set_title("(b) assignment changes (paper's Fig. 4b)")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

@@ -1,0 +1,172 @@
+"""``protobank train``: train a classifier on fixed prototypes with the dynamic assignment.
+
+Every option has a spelling that torchrun's own parser leaves alone (``--dim``, not only
+``--d``), so ``torchrun --nproc-per-node N -m protobank train ...`` works as written.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.table import Table
+
+from . import app
+from ._common import err_console, fmt, out_console, print_json, show_progress
+
+
+@app.command()
+def train(
+    data: str = typer.Option("synthetic", help="fashion-mnist, cifar10, cifar100, imagefolder, features (.npz: X, y[, split]) or synthetic."),
+    data_path: Optional[Path] = typer.Option(None, "--data-path", help="Folder or file of the data (fashion-mnist default: /usr/share/datasets/fashion-mnist)."),
+    dim: int = typer.Option(10, "--dim", "--d", help="Feature dimension d (use --dim under torchrun)."),
+    prototypes: Optional[str] = typer.Option(None, help="A prototype file, a bank method name or a sha256 prefix; default: the bank's for (d, c)."),
+    head: str = typer.Option("prototypes", help="prototypes (fixed, with an assignment) or softmax (learned linear layer)."),
+    assign: str = typer.Option("dynamic", help="dynamic (Hungarian re-assignment, eq. 9) or static (fixed label i -> prototype i)."),
+    assign_every: float = typer.Option(1.0, "--assign-every", help="Epochs between assignment updates (0.25: four per epoch)."),
+    loss: str = typer.Option("ipm", help="ipm (eq. 6) or ce (cross-entropy on scaled cosines)."),
+    backbone: Optional[str] = typer.Option(None, help="resnet32, cnn or mlp; default: cnn for images, mlp for vectors."),
+    epochs: int = typer.Option(10, help="Training epochs."),
+    batch_size: int = typer.Option(128, "--batch-size", help="Global batch size (split over processes)."),
+    lr: float = typer.Option(0.1, help="Peak SGD learning rate (cosine schedule)."),
+    seed: int = typer.Option(0, min=0, help="Seed of initialisation, data order and augmentation."),
+    device: str = typer.Option("auto", help="auto (CUDA when available), cpu, cuda or cuda:N."),
+    imbalance: Optional[float] = typer.Option(None, help="Long-tail ratio rho in (0, 1]: class i keeps n_max * rho^(i/(c-1)) samples."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for metrics.json, checkpoint.pt and curves.png; default runs/<name>."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from --out/checkpoint.pt."),
+    nproc_per_node: int = typer.Option(1, "--nproc-per-node", min=1, help="Launch this many data-parallel processes here (torch.distributed)."),
+    json_output: bool = typer.Option(False, "--json", help="Print the final metrics as one JSON document."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr (TTY only)."),
+) -> None:
+    """Train with fixed prototypes and the dynamic label-to-prototype assignment."""
+    from ..errors import InvalidInputError
+    from ..train.distributed import init_distributed, launched_by_torchrun, shutdown
+    from ..train.run import RunOptions, run_training
+    from ..train.trainer import TrainConfig
+
+    if out is None:
+        out = Path("runs") / f"{data}-d{dim}-{head}-{assign if head == 'prototypes' else 'softmax'}-seed{seed}"
+    if out.exists() and not out.is_dir():
+        raise InvalidInputError(f"--out {out} exists and is not a folder")
+    if nproc_per_node > 1 and not launched_by_torchrun():
+        forwarded = _forwarded_args(locals())
+        _launch(nproc_per_node, forwarded)
+        return
+    config = TrainConfig(
+        epochs=epochs, batch_size=batch_size, lr=lr, assign=assign, assign_every=assign_every, loss=loss, seed=seed
+    )
+    opts = RunOptions(data, str(data_path) if data_path else None, dim, prototypes, head, backbone, imbalance, out, resume, config)
+    ctx = init_distributed(device)
+    try:
+        with _EpochProgress(ctx.is_main and show_progress(json_output, progress), epochs) as bar:
+            metrics = run_training(opts, ctx, on_step=bar.step, on_epoch=bar.epoch_done)
+    finally:
+        shutdown(ctx)
+    if not ctx.is_main:
+        return
+    if json_output:
+        print_json(metrics)
+    else:
+        _print_summary(metrics, out)
+
+
+def _forwarded_args(values: dict[str, Any]) -> list[str]:
+    """The same command for each worker, minus --nproc-per-node."""
+    args: list[str] = []
+    for name, value in values.items():
+        if name in ("nproc_per_node", "forwarded") or name.startswith("_") or value is None:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if name == "json_output":
+            args += ["--json"] if value else []
+        elif name == "progress":
+            args.append("--progress" if value else "--no-progress")
+        elif name == "resume":
+            args += ["--resume"] if value else []
+        else:
+            args += [flag, str(value)]
+    return args
+
+
+def _launch(nproc: int, args: list[str]) -> None:
+    """Start ``nproc`` workers on this machine through torch.distributed's launcher API."""
+    import uuid
+
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    from ..errors import ProtobankError
+
+    config = LaunchConfig(
+        min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=uuid.uuid4().hex,
+        rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, monitor_interval=0.2,
+    )  # fmt: skip
+    try:
+        elastic_launch(config, sys.executable)("-m", "protobank", "train", *args)
+    except ChildFailedError as exc:
+        raise ProtobankError(f"a training process failed: {str(exc).strip().splitlines()[0]}") from None
+
+
+class _EpochProgress:
+    """A rich progress bar per epoch on stderr, or nothing."""
+
+    def __init__(self, enabled: bool, epochs: int) -> None:
+        self.enabled, self.epochs, self.current = enabled, epochs, 1
+        self.progress: Any = None
+
+    def __enter__(self) -> "_EpochProgress":
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                console=err_console(), transient=False,
+            )  # fmt: skip
+            self.progress.start()
+            self.task = self.progress.add_task(f"epoch 1/{self.epochs}", total=None)
+        return self
+
+    def step(self, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=done, total=total)
+
+    def epoch_done(self, record: Any) -> None:
+        if self.progress is not None:
+            self.progress.update(
+                self.task,
+                description=f"epoch {record.epoch}/{self.epochs}  test {record.test_top1:.2f}%  moved {record.assignment_changes}",
+            )
+            if record.epoch < self.epochs:
+                self.task = self.progress.add_task(f"epoch {record.epoch + 1}/{self.epochs}", total=None)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _print_summary(m: dict[str, Any], out: Path) -> None:
+    cfg = m["config"]
+    title = f"protobank train: {m['data']}, d={m['dim']}, {m['head']} head" + (
+        f", {cfg['assign']} assignment, {cfg['loss']} loss" if m["head"] == "prototypes" else ""
+    )
+    table = Table(title=title, show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("test top-1", f"{fmt(m['test_top1'], 2)} %")
+    table.add_row("balanced top-1", f"{fmt(m['test_balanced_top1'], 2)} %")
+    for part in ("many", "medium", "few"):
+        key = f"test_{part}_shot_top1"
+        if key in m:
+            table.add_row(f"{part}-shot top-1", f"{fmt(m[key], 2)} %" if m[key] is not None else "- (no such classes)")
+    if m["head"] == "prototypes" and cfg["assign"] == "dynamic":
+        table.add_row("assignment changes per epoch", " ".join(str(v) for v in m["assignment_changes"]))
+    share = 100 * m["assignment_seconds"] / m["train_seconds"] if m["train_seconds"] else 0.0
+    table.add_row("time", f"training {m['train_seconds']:.1f} s, of which assignment {m['assignment_seconds']:.3f} s ({share:.2f} %)")
+    if "related_prototype_cosine" in m:
+        r = m["related_prototype_cosine"]
+        table.add_row("prototype cosine", f"same super-class {r['same_super_class']:+.3f}, different {r['different_super_class']:+.3f}")
+    table.add_row("processes", f"{m['world_size']} on {m['device']}")
+    table.add_row("files", f"{out}/metrics.json, checkpoint.pt, curves.png")
+    out_console().print(table)

@@ -1,0 +1,36 @@
+"""The training companion (imports torch): fixed prototypes, the dynamic label-to-prototype
+assignment of Saadabadi et al. (CVPR 2024, eq. 6-9), and the pieces to use them in any loop.
+
+>>> head = PrototypeHead(protobank.load(d=64, c=100))      # buffers: prototypes, assignment
+>>> tracker = ClassMeanTracker(100, 64)                     # eq. 8
+>>> loss = ipm_loss(features, labels, head)                 # eq. 6
+>>> tracker.update(features, labels)
+>>> head.set_assignment(assign_labels(tracker.means, head.prototypes))   # eq. 9
+"""
+
+from .assign import ClassMeanTracker, assign_labels
+from .data import Dataset, load_dataset, long_tail, synthetic_mixture
+from .distributed import DistContext, init_distributed
+from .head import PrototypeHead, SoftmaxHead
+from .loss import ipm_loss, prototype_ce_loss
+from .models import build_backbone
+from .trainer import Classifier, TrainConfig, Trainer
+
+__all__ = [
+    "ClassMeanTracker",
+    "Classifier",
+    "Dataset",
+    "DistContext",
+    "PrototypeHead",
+    "SoftmaxHead",
+    "TrainConfig",
+    "Trainer",
+    "assign_labels",
+    "build_backbone",
+    "init_distributed",
+    "ipm_loss",
+    "load_dataset",
+    "long_tail",
+    "prototype_ce_loss",
+    "synthetic_mixture",
+]

@@ -1,0 +1,25 @@
+"""Training losses for the prototype head (eq. 6, or cross-entropy) and the softmax head."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .head import PrototypeHead
+
+
+def ipm_loss(features: torch.Tensor, labels: torch.Tensor, head: PrototypeHead) -> torch.Tensor:
+    """Eq. 6: ``0.5 * (z . w_A(y) - 1)^2`` with ``z`` the normalised feature, batch mean."""
+    z = nn.functional.normalize(features, dim=1)
+    target = head.class_prototypes()[labels].to(z.dtype)
+    cosine = (z * target).sum(dim=1)
+    return 0.5 * ((cosine - 1.0) ** 2).mean()
+
+
+def prototype_ce_loss(
+    features: torch.Tensor, labels: torch.Tensor, head: PrototypeHead, scale: float = 16.0
+) -> torch.Tensor:
+    """Cross-entropy on ``scale``-times the cosines to the (fixed) assigned prototypes."""
+    z = nn.functional.normalize(features, dim=1)
+    logits = scale * z @ head.class_prototypes().to(z.dtype).T
+    return nn.functional.cross_entropy(logits, labels)

@@ -1,0 +1,130 @@
+"""One training job from command-line style options: data, prototypes, model, fit, files."""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .._version import __version__
+from ..errors import InvalidInputError
+from ..prototypes import Prototypes
+from .data import Dataset, load_dataset, long_tail
+from .distributed import DistContext, check_same_everywhere
+from .head import PrototypeHead, SoftmaxHead
+from .models import build_backbone
+from .trainer import Classifier, EpochRecord, TrainConfig, Trainer
+
+HEADS = ("prototypes", "softmax")
+
+
+@dataclass
+class RunOptions:
+    data: str = "synthetic"
+    data_path: str | None = None
+    dim: int = 10
+    prototypes: str | None = None  # None: the bank's default for (dim, c); a file; a method; a sha256 prefix
+    head: str = "prototypes"
+    backbone: str | None = None  # None: cnn for images, mlp for vectors
+    imbalance: float | None = None
+    out: Path | None = None
+    resume: bool = False
+    config: TrainConfig = field(default_factory=TrainConfig)
+
+
+def resolve_prototypes(spec: str | None, d: int, c: int) -> Prototypes:
+    """The prototypes to train against: a file, a bank method, a pinned sha256, or the default."""
+    from ..bank import load
+
+    if spec is not None and Path(spec).is_file():
+        path = Path(spec)
+        if path.suffix.lower() in (".h5", ".hdf5"):
+            from ..artifact import read
+
+            p = read(path)
+        else:
+            from ..foreign import read_matrix
+
+            p = Prototypes(read_matrix(path), method="file", source=path)
+        if (p.d, p.c) != (d, c):
+            raise InvalidInputError(f"{spec} holds prototypes for d={p.d}, c={p.c}, but this run needs d={d}, c={c}")
+        return p
+    if spec is not None and re.fullmatch(r"[0-9a-fA-F]{8,64}", spec):
+        return load(d, c, sha256=spec)
+    return load(d, c, method=spec, generate=True)
+
+
+def build_model(opts: RunOptions, data: Dataset, prototypes: Prototypes | None) -> Classifier:
+    backbone_name = opts.backbone or ("cnn" if data.is_image else "mlp")
+    backbone = build_backbone(backbone_name, data.input_shape, opts.dim)
+    if opts.head == "softmax":
+        return Classifier(backbone, SoftmaxHead(opts.dim, data.num_classes))
+    assert prototypes is not None
+    return Classifier(backbone, PrototypeHead(prototypes))
+
+
+def run_training(
+    opts: RunOptions,
+    ctx: DistContext,
+    *,
+    on_step: Callable[[int, int], None] | None = None,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+) -> dict[str, Any]:
+    """Train as ``opts`` say; rank 0 writes metrics.json, checkpoint.pt and curves.png."""
+    cfg = opts.config
+    cfg.check()
+    if opts.head not in HEADS:
+        raise InvalidInputError(f"--head must be prototypes or softmax, got {opts.head!r}")
+    if opts.dim < 1:
+        raise InvalidInputError(f"--dim must be positive, got {opts.dim}")
+    if opts.head == "softmax":
+        cfg.assign, cfg.loss = "static", "ce"
+    data = load_dataset(opts.data, opts.data_path, seed=cfg.seed)
+    if opts.imbalance is not None:
+        data = long_tail(data, opts.imbalance, seed=cfg.seed)
+    prototypes = None
+    if opts.head == "prototypes":
+        prototypes = resolve_prototypes(opts.prototypes, opts.dim, data.num_classes)
+        check_same_everywhere(ctx, prototypes.content_sha256, "the prototypes' content hash")
+    torch.manual_seed(cfg.seed)
+    model = build_model(opts, data, prototypes)
+    trainer = Trainer(model, cfg, ctx)
+    checkpoint = opts.out / "checkpoint.pt" if opts.out is not None else None
+    if opts.resume:
+        if checkpoint is None or not checkpoint.is_file():
+            raise InvalidInputError(f"--resume: no checkpoint at {checkpoint}")
+        trainer.load(checkpoint)
+    result = trainer.fit(data, on_step=on_step, on_epoch=on_epoch, checkpoint=checkpoint)
+    metrics = {
+        **result.final,
+        "data": data.name + (" (synthetic)" if data.synthetic else ""),
+        "num_classes": data.num_classes,
+        "train_samples": int(len(data.y_train)),
+        "test_samples": int(len(data.y_test)),
+        "dim": opts.dim,
+        "head": opts.head,
+        "backbone": opts.backbone or ("cnn" if data.is_image else "mlp"),
+        "imbalance": opts.imbalance,
+        "prototypes_sha256": None if prototypes is None else prototypes.content_sha256,
+        "prototypes_method": None if prototypes is None else prototypes.method,
+        "config": asdict(cfg),
+        "history": [asdict(r) for r in result.history],
+        "world_size": ctx.world_size,
+        "device": str(ctx.device),
+        "versions": {"protobank": __version__, "torch": torch.__version__, "python": platform.python_version()},
+        "finished_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    if ctx.is_main and opts.out is not None:
+        opts.out.mkdir(parents=True, exist_ok=True)
+        (opts.out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        from ..plot import training_curves
+
+        training_curves(result.history, opts.out / "curves.png", title=f"{metrics['data']}, d={opts.dim}, {opts.head} head, {cfg.assign} assignment")
+    return metrics

@@ -1,0 +1,351 @@
+"""The training loop: backbone + head, the dynamic assignment on its cadence, evaluation,
+checkpoints; one process or data-parallel under torchrun."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import InvalidInputError, ProtobankError
+from .assign import ClassMeanTracker, assign_labels
+from .data import Dataset, Normalizer, augment_batch, epoch_batches, steps_per_epoch
+from .distributed import DistContext
+from .head import PrototypeHead, SoftmaxHead
+from .loss import ipm_loss, prototype_ce_loss
+
+CHECKPOINT_FORMAT = "protobank-train-checkpoint"
+CHECKPOINT_VERSION = 1
+MANY_SHOT, FEW_SHOT = 100, 20  # training-count thresholds of the long-tail literature
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a run's numbers (saved in the checkpoint and metrics)."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    assign: str = "dynamic"  # dynamic | static (prototype head only)
+    assign_every: float = 1.0  # epochs between assignment updates (0.25: four per epoch)
+    assign_init: str = "means"  # means: first assignment from the untrained network; identity
+    init_batches: int = 50  # batches of the untrained network's features for assign_init=means
+    tracker_momentum: float = 0.9
+    loss: str = "ipm"  # ipm | ce (prototype head); the softmax head always uses ce
+    ce_scale: float = 16.0
+    seed: int = 0
+
+    def check(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise InvalidInputError("--epochs and --batch-size must be positive")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise InvalidInputError(f"--lr must be a positive number, got {self.lr}")
+        if self.assign not in ("dynamic", "static"):
+            raise InvalidInputError(f"--assign must be dynamic or static, got {self.assign!r}")
+        if self.loss not in ("ipm", "ce"):
+            raise InvalidInputError(f"--loss must be ipm or ce, got {self.loss!r}")
+        if self.assign_init not in ("means", "identity"):
+            raise InvalidInputError(f"--assign-init must be means or identity, got {self.assign_init!r}")
+        if not (self.assign_every > 0 and math.isfinite(self.assign_every)):
+            raise InvalidInputError(f"--assign-every must be a positive number of epochs, got {self.assign_every}")
+
+
+class Classifier(nn.Module):
+    """A backbone giving d-dimensional features and a head scoring them per label."""
+
+    def __init__(self, backbone: nn.Module, head: PrototypeHead | SoftmaxHead) -> None:
+        super().__init__()
+        self.backbone, self.head = backbone, head
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.backbone(x)
+        return features, self.head(features)
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    train_loss: float
+    train_top1: float
+    test_top1: float
+    test_balanced_top1: float
+    assignment_changes: int
+    train_seconds: float
+    assignment_seconds: float
+
+
+@dataclass
+class TrainResult:
+    history: list[EpochRecord] = field(default_factory=list)
+    final: dict[str, Any] = field(default_factory=dict)
+
+
+class Trainer:
+    """Trains ``model`` (a :class:`Classifier`) on a :class:`Dataset`.
+
+    With a :class:`PrototypeHead` and ``assign='dynamic'``, class means are tracked every
+    step (eq. 8) and the assignment is re-solved every ``assign_every`` epochs (eq. 9):
+    rank 0 solves, every rank receives the same permutation by broadcast.
+    """
+
+    def __init__(self, model: Classifier, config: TrainConfig, ctx: DistContext | None = None) -> None:
+        config.check()
+        self.config, self.ctx = config, ctx or DistContext()
+        self.model = model.to(self.ctx.device)
+        self.head = model.head
+        self.prototype_head = isinstance(self.head, PrototypeHead)
+        if not self.prototype_head and (config.assign == "dynamic" and config.loss == "ipm"):
+            config.assign, config.loss = "static", "ce"  # no assignment for a learned head
+        self.tracker: ClassMeanTracker | None = None
+        if self.prototype_head and config.assign == "dynamic":
+            self.tracker = ClassMeanTracker(self.head.num_classes, self.head.dim, config.tracker_momentum).to(self.ctx.device)
+        self.net: nn.Module = model
+        if self.ctx.enabled:
+            ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
+            self.net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        self.optimizer = torch.optim.SGD(
+            [p for p in model.parameters() if p.requires_grad],
+            lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay, nesterov=True,
+        )  # fmt: skip
+        self.epoch = 0
+        self.step = 0
+        self.result = TrainResult()
+        self.normalize: Normalizer | None = None
+        self.initial_changes = 0
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def fit(self, data: Dataset, *, on_step: Callable[[int, int], None] | None = None,
+            on_epoch: Callable[[EpochRecord], None] | None = None,
+            checkpoint: Path | None = None) -> TrainResult:  # fmt: skip
+        cfg, ctx = self.config, self.ctx
+        if cfg.batch_size % ctx.world_size:
+            raise InvalidInputError(f"--batch-size {cfg.batch_size} must be divisible by the {ctx.world_size} processes")
+        n = len(data.y_train)
+        steps = steps_per_epoch(n, cfg.batch_size)
+        if steps == 0:
+            raise InvalidInputError(f"--batch-size {cfg.batch_size} is larger than the {n} training samples")
+        self.normalize = Normalizer(data.x_train)
+        interval = max(1, round(cfg.assign_every * steps))
+        total = cfg.epochs * steps
+        if self.tracker is not None and self.step == 0 and cfg.assign_init == "means":
+            self.initial_changes = self.initial_assignment(data)
+        while self.epoch < cfg.epochs:
+            self.net.train()
+            start, assign_time, changes = time.perf_counter(), 0.0, 0
+            loss_sum = torch.zeros(3, dtype=torch.float64, device=ctx.device)  # loss*n, correct, n
+            aug = torch.Generator().manual_seed(cfg.seed * 7919 + self.epoch * 31 + ctx.rank)
+            for i, idx in enumerate(epoch_batches(n, cfg.batch_size, seed=cfg.seed, epoch=self.epoch, rank=ctx.rank, world=ctx.world_size)):
+                x = data.x_train[idx]
+                if data.augment:
+                    x = augment_batch(x, aug)
+                x = self.normalize(x.to(ctx.device, non_blocking=True))
+                y = data.y_train[idx].to(ctx.device, non_blocking=True)
+                self._set_lr(self.step, total)
+                features, logits = self.net(x)
+                loss = self._loss(features, logits, y)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                if self.tracker is not None:
+                    self.tracker.update(features, y, ctx.all_reduce if ctx.enabled else None)
+                loss_sum += torch.stack([loss.detach().double() * len(y), (logits.argmax(1) == y).sum().double(), torch.tensor(len(y), dtype=torch.float64, device=ctx.device)])
+                self.step += 1
+                if self.tracker is not None and self.step % interval == 0:
+                    t0 = time.perf_counter()
+                    changes += self.reassign()
+                    assign_time += time.perf_counter() - t0
+                if on_step is not None:
+                    on_step(i + 1, steps)
+            if ctx.device.type == "cuda":
+                torch.cuda.synchronize(ctx.device)
+            train_seconds = time.perf_counter() - start
+            ctx.all_reduce(loss_sum)
+            top1, balanced = self.evaluate(data)
+            record = EpochRecord(
+                self.epoch + 1, float(loss_sum[0] / loss_sum[2]), float(100 * loss_sum[1] / loss_sum[2]),
+                top1, balanced, changes, train_seconds, assign_time,
+            )  # fmt: skip
+            self.result.history.append(record)
+            self.epoch += 1
+            if checkpoint is not None:
+                self.save(checkpoint)
+            if on_epoch is not None:
+                on_epoch(record)
+        self.result.final = self.summary(data)
+        return self.result
+
+    def _set_lr(self, step: int, total: int) -> None:
+        lr = 0.5 * self.config.lr * (1 + math.cos(math.pi * step / total))  # cosine schedule
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def _loss(self, features: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if not self.prototype_head:
+            return nn.functional.cross_entropy(logits, y)
+        if self.config.loss == "ipm":
+            return ipm_loss(features, y, self.head)
+        return prototype_ce_loss(features, y, self.head, self.config.ce_scale)
+
+    @torch.no_grad()
+    def initial_assignment(self, data: Dataset) -> int:
+        """Assign labels from the class means of the untrained network (eq. 9), instead of an
+        arbitrary start: features of related inputs start out near each other, and the first
+        epoch then pulls them to prototypes that are near each other too.
+
+        The means are plain averages over the first ``init_batches`` batches of epoch 0 (no
+        gradient, batch-norm statistics left untouched); the tracker starts from zero as eq. 8
+        says.
+        """
+        assert self.tracker is not None and self.normalize is not None
+        c, d = self.tracker.means.shape
+        stats = torch.zeros(c, d + 1, dtype=torch.float32, device=self.ctx.device)
+        self.model.eval()
+        batches = epoch_batches(len(data.y_train), self.config.batch_size, seed=self.config.seed, epoch=0, rank=self.ctx.rank, world=self.ctx.world_size)
+        for _, idx in zip(range(self.config.init_batches), batches):
+            features, _ = self.model(self.normalize(data.x_train[idx].to(self.ctx.device)))
+            y = data.y_train[idx].to(self.ctx.device)
+            stats[:, :d].index_add_(0, y, nn.functional.normalize(features.float(), dim=1))
+            stats[:, d].index_add_(0, y, torch.ones_like(y, dtype=torch.float32))
+        self.ctx.all_reduce(stats)
+        means = stats[:, :d] / stats[:, d:].clamp_min(1)
+        return self._install(means)
+
+    @torch.no_grad()
+    def reassign(self) -> int:
+        """Solve eq. 9 on rank 0 from the tracked means, broadcast, install; labels moved."""
+        assert self.tracker is not None
+        return self._install(self.tracker.means)
+
+    def _install(self, means: torch.Tensor) -> int:
+        perm = torch.empty(self.head.num_classes, dtype=torch.long, device=self.ctx.device)
+        if self.ctx.is_main:
+            perm.copy_(assign_labels(means, self.head.prototypes, previous=self.head.assignment))
+        self.ctx.broadcast(perm)
+        return self.head.set_assignment(perm)
+
+    @torch.no_grad()
+    def predict_counts(self, data: Dataset, batch_size: int = 1024) -> np.ndarray:
+        """Per test class: (correct, total), summed over ranks (each evaluates a shard)."""
+        assert self.normalize is not None
+        self.model.eval()
+        c = self.head.num_classes
+        counts = torch.zeros(2, c, dtype=torch.float64, device=self.ctx.device)
+        n = len(data.y_test)
+        for start in range(self.ctx.rank * batch_size, n, batch_size * self.ctx.world_size):
+            x = self.normalize(data.x_test[start : start + batch_size].to(self.ctx.device))
+            y = data.y_test[start : start + batch_size].to(self.ctx.device)
+            _, logits = self.model(x)
+            counts[0].index_add_(0, y, (logits.argmax(1) == y).double())
+            counts[1].index_add_(0, y, torch.ones_like(y, dtype=torch.float64))
+        self.ctx.all_reduce(counts)
+        return counts.cpu().numpy()
+
+    def evaluate(self, data: Dataset) -> tuple[float, float]:
+        correct, total = self.predict_counts(data)
+        present = total > 0
+        return float(100 * correct.sum() / total.sum()), float(100 * np.mean(correct[present] / total[present]))
+
+    def summary(self, data: Dataset) -> dict[str, Any]:
+        """Final test metrics: top-1, balanced top-1, and many/medium/few-shot when long-tailed."""
+        correct, total = self.predict_counts(data)
+        present = total > 0
+        per_class = np.where(present, correct / np.maximum(total, 1), np.nan)
+        out: dict[str, Any] = {
+            "test_top1": float(100 * correct.sum() / total.sum()),
+            "test_balanced_top1": float(100 * np.nanmean(per_class)),
+            "assignment_changes": [r.assignment_changes for r in self.result.history],
+            "initial_assignment_changes": self.initial_changes,
+            "train_seconds": float(sum(r.train_seconds for r in self.result.history)),
+            "assignment_seconds": float(sum(r.assignment_seconds for r in self.result.history)),
+        }
+        counts = data.class_counts()
+        if counts.max() > 1.5 * counts.min():
+            for name, mask in (("many", counts > MANY_SHOT), ("medium", (counts <= MANY_SHOT) & (counts >= FEW_SHOT)), ("few", counts < FEW_SHOT)):
+                sel = mask & present
+                out[f"test_{name}_shot_top1"] = float(100 * np.mean(per_class[sel])) if sel.any() else None
+        if data.super_classes is not None and self.prototype_head:
+            out["related_prototype_cosine"] = related_prototype_cosine(self.head, data.super_classes)
+        return out
+
+    # -- checkpoints -----------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            "config": asdict(self.config),
+            "prototype_sha256": getattr(self.head, "prototype_sha256", None),
+            "assignment": self.head.assignment.cpu() if self.prototype_head else None,
+            "model": self.model.state_dict(),
+            "tracker": None if self.tracker is None else self.tracker.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "epoch": self.epoch,
+            "step": self.step,
+            "history": [asdict(r) for r in self.result.history],
+        }
+
+    def save(self, path: Path) -> None:
+        """Write the checkpoint atomically, from rank 0 only."""
+        if not self.ctx.is_main:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(fd)
+        try:
+            torch.save(self.state(), tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def load(self, path: Path) -> None:
+        """Resume from ``path``; refuses a checkpoint made with other prototypes or settings."""
+        try:
+            state = torch.load(path, map_location=self.ctx.device, weights_only=True)
+        except Exception as e:
+            raise ProtobankError(f"cannot read checkpoint {path}: {e}") from None
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+            raise ProtobankError(f"{path} is not a protobank training checkpoint")
+        mine = getattr(self.head, "prototype_sha256", None)
+        if state["prototype_sha256"] != mine:
+            raise ProtobankError(
+                f"checkpoint {path} was trained with prototypes sha256 {str(state['prototype_sha256'])[:12]}, "
+                f"but these prototypes are {str(mine)[:12]}: resume with the same --prototypes"
+            )
+        saved = dict(state["config"])
+        now = asdict(self.config)
+        differ = [k for k in ("assign", "loss", "batch_size", "seed") if saved.get(k) != now.get(k)]
+        if differ:
+            raise ProtobankError(f"checkpoint {path} was made with other settings: " + ", ".join(f"{k}={saved[k]!r} (now {now[k]!r})" for k in differ))
+        try:
+            self.model.load_state_dict(state["model"])
+            if self.tracker is not None and state["tracker"] is not None:
+                self.tracker.load_state_dict(state["tracker"])
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as e:
+            raise ProtobankError(f"checkpoint {path} does not fit this model: {str(e).splitlines()[0]}") from None
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self.result.history = [EpochRecord(**r) for r in state["history"]]
+
+
+def related_prototype_cosine(head: PrototypeHead, super_classes: list[int]) -> dict[str, float]:
+    """Mean cosine between the prototypes of two labels of the same super-class, and of
+    different ones: the dynamic assignment should place related classes nearer."""
+    w = head.class_prototypes().double().cpu()
+    cos = w @ w.T
+    parent = torch.tensor(super_classes)
+    same = parent[:, None] == parent[None, :]
+    off = ~torch.eye(len(parent), dtype=torch.bool)
+    return {"same_super_class": float(cos[same & off].mean()), "different_super_class": float(cos[~same].mean())}
