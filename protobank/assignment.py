@@ -4,8 +4,8 @@ The assignment maximises the total score ``sum_i S[i, perm[i]]`` over permutatio
 problems go to scipy's dense Hungarian solver. Larger ones never build a float64 ``c x c``
 matrix: score rows are produced in blocks, and
 
-1. each row keeps its top-k columns and each column its top-k rows (plus the previous
-   assignment when one is given), which almost always contain the optimum;
+1. each row keeps its top-k columns and each column its top-k rows, plus one permutation
+   (the previous assignment when given, else the identity) so a perfect matching exists;
 2. if every row's best column is a different column, that permutation is optimal outright;
 3. otherwise scipy's sparse Jonker-Volgenant solver (LAPJVsp) matches the candidate edges
    exactly, and dual prices for that matching come from shortest paths in its residual graph;
@@ -30,7 +30,9 @@ from .errors import InvalidInputError
 #: Up to this many classes the dense scipy solver is used directly.
 DENSE_LIMIT = 2048
 #: Candidate columns kept per row and rows per column in the first pass.
-TOP_K = 8
+TOP_K = 16
+#: Price changes below this end the dual fixpoint iteration.
+RELAX_TOLERANCE = 1e-13
 #: Slack allowed in the certificate for float64 rounding of ``S[i, j] - b_j``.
 TOLERANCE = 1e-10
 
@@ -159,8 +161,12 @@ class _SparseSolver:
         top_k: int,
         block_rows: int,
     ) -> None:
-        self.blocks, self.c, self.previous = blocks, c, previous
+        self.blocks, self.c = blocks, c
+        # a permutation among the candidates guarantees a perfect matching exists
+        self.anchor = previous if previous is not None else np.arange(c)
         self.top_k, self.block_rows = top_k, block_rows
+        self.price_rounds = 0
+        self.score_bound = 0.0  # largest |S_ij|, for the certificate's rounding margin
         self._pending: list[tuple[np.ndarray, np.ndarray]] = []  # (keys row*c+col, scores)
         self._keys = np.empty(0, dtype=np.int64)
         self._vals = np.empty(0, dtype=np.float64)
@@ -190,16 +196,16 @@ class _SparseSolver:
         best_val = np.empty(c, dtype=np.float64)
         for lo, hi in self._block_ranges():
             block = self.blocks(lo, hi)
+            self.score_bound = max(self.score_bound, float(block.abs().max()))
             vals, cols = block.topk(k, dim=1)
             best_col[lo:hi] = cols[:, 0].cpu().numpy()
             best_val[lo:hi] = vals[:, 0].cpu().numpy()
             self._remember(
                 np.repeat(np.arange(lo, hi), k), cols.cpu().numpy().ravel(), vals.cpu().numpy()
             )
-            if self.previous is not None:
-                prev = torch.as_tensor(self.previous[lo:hi], device=block.device)
-                prev_vals = block.gather(1, prev[:, None])[:, 0]
-                self._remember(np.arange(lo, hi), self.previous[lo:hi], prev_vals.cpu().numpy())
+            anchor = self.anchor[lo:hi]
+            anchor_vals = block.gather(1, torch.as_tensor(anchor, device=block.device)[:, None])
+            self._remember(np.arange(lo, hi), anchor, anchor_vals.cpu().numpy())
             bv, br = block.topk(min(k, hi - lo), dim=0)
             br = br + lo
             if col_vals is None:
@@ -237,76 +243,82 @@ class _SparseSolver:
         # Costs 2 - S >= 1 > 0: LAPJVsp treats zero weights as missing edges, and a constant
         # shift per row leaves the optimal permutation unchanged.
         graph = csr_array((2.0 - vals, (rows, cols)), shape=(self.c, self.c))
-        try:
-            _, perm = min_weight_full_bipartite_matching(graph)
-        except ValueError:  # candidates admit no perfect matching: widen them and retry
-            self._widen_for_feasibility(rows, cols)
-            return self._match()
+        _, perm = min_weight_full_bipartite_matching(graph)
         return perm.astype(np.int64)
-
-    def _widen_for_feasibility(self, rows: np.ndarray, cols: np.ndarray) -> None:
-        """Add the identity pairs, which make a perfect matching always exist."""
-        diag = np.arange(self.c)
-        missing = np.setdiff1d(diag, rows[rows == cols])
-        for lo, hi in self._block_ranges():
-            sel = missing[(missing >= lo) & (missing < hi)]
-            if sel.size:
-                block = self.blocks(lo, hi)
-                idx = torch.as_tensor(sel - lo, device=block.device)
-                vals = block[idx, torch.as_tensor(sel, device=block.device)]
-                self._remember(sel, sel, vals.cpu().numpy())
 
     def _duals(self, perm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Prices (a, b) with a_i + b_j >= S_ij on every candidate edge, equality on perm.
 
-        In cost form (C = -S) the residual graph of an optimal matching has no negative
-        cycle, so shortest-path distances from a source joined to every node exist and give
-        potentials with non-negative reduced costs. They are found by relaxing all edges at
-        once until nothing changes (Bellman-Ford in vectorised rounds; the number of rounds
-        is the longest shortest path, short for the matchings met here).
+        The smallest column prices b >= 0 that make every row's matched column its best
+        candidate at those prices: ``b_j = max(0, max over candidate (i, j) of
+        S_ij - S_i,perm(i) + b_perm(i))``, a longest-path fixpoint that exists because the
+        matching is optimal (no positive cycle). Row utilities are then
+        ``a_i = S_i,perm(i) - b_perm(i)``. Minimal prices leave rows the most utility, which
+        is what the certificate over the pairs outside the candidates needs. The fixpoint is
+        found by relaxing all edges at once until nothing changes (Bellman-Ford in
+        vectorised rounds).
         """
         c = self.c
         rows, cols, vals = self._edge_arrays()
         matched = perm[rows] == cols
-        free_rows = torch.from_numpy(rows[~matched])
-        free_cols = torch.from_numpy(cols[~matched])
-        free_cost = torch.from_numpy(-vals[~matched])  # row -> column, cost -S
-        matched_score = torch.empty(c, dtype=torch.float64)
-        matched_score[torch.from_numpy(rows[matched])] = torch.from_numpy(vals[matched])
-        perm_t = torch.from_numpy(perm)
-        dist_row = torch.zeros(c, dtype=torch.float64)
-        dist_col = torch.zeros(c, dtype=torch.float64)
-        for _ in range(2 * c + 1):
-            reach = dist_row[free_rows] + free_cost
-            new_col = dist_col.scatter_reduce(0, free_cols, reach, "amin")
-            new_row = torch.minimum(dist_row, new_col[perm_t] + matched_score)
-            if torch.equal(new_col, dist_col) and torch.equal(new_row, dist_row):
+        matched_score = np.empty(c)
+        matched_score[rows[matched]] = vals[matched]
+        # free edges grouped by column, for one vectorised max per column and round
+        free = np.flatnonzero(~matched)
+        free = free[np.argsort(cols[free], kind="stable")]
+        free_cols = cols[free]
+        starts = np.flatnonzero(np.r_[True, free_cols[1:] != free_cols[:-1]])
+        target = free_cols[starts]
+        gain = vals[free] - matched_score[rows[free]]  # S_ij - S_i,perm(i)
+        own_col = perm[rows[free]]
+        price = np.zeros(c)
+        for self.price_rounds in range(1, 2 * c + 2):
+            offer = np.maximum.reduceat(gain + price[own_col], starts)
+            raise_by = offer - price[target]
+            # rounding can leave cycles of weight ~1e-17 that would creep up forever
+            if raise_by.size == 0 or raise_by.max() <= RELAX_TOLERANCE:
                 break
-            dist_row, dist_col = new_row, new_col
+            price[target] = np.maximum(price[target], offer)
         else:  # pragma: no cover - impossible for an optimal matching
-            raise RuntimeError("negative cycle in the residual graph: the matching is not optimal")
-        col_price = -dist_col.numpy()  # b_j
-        row_price = matched_score.numpy() - col_price[perm]  # a_i: equality on the matching
-        return row_price, col_price
+            raise RuntimeError("positive cycle among the candidates: the matching is not optimal")
+        return matched_score - price[perm], price
 
     def _add_violations(self, row_price: np.ndarray, col_price: np.ndarray) -> bool:
-        """Check a_i + b_j >= S_ij on all pairs; add each violating row's worst pairs."""
+        """Check ``a_i + b_j >= S_ij`` on every pair outside the candidates; add offenders.
+
+        Candidate pairs satisfy it by construction (the price fixpoint), so each block masks
+        them and computes the slack ``S_ij - b_j - a_i`` in the scores' own precision. A pair
+        passes when its slack is below ``-margin``, where ``margin`` bounds the rounding of
+        that computation; every other pair joins the candidates (up to ``extra`` per row,
+        the largest first) and is then handled exactly. Returns whether any pair was added.
+        """
+        rows_all, cols_all, _ = self._edge_arrays()  # sorted by row
         found = False
-        extra = self.top_k
+        extra = 4 * self.top_k
+        scale = float(np.abs(row_price).max() + np.abs(col_price).max()) + 1.0
         for lo, hi in self._block_ranges():
             block = self.blocks(lo, hi)
-            b = torch.as_tensor(col_price, device=block.device)
-            a = torch.as_tensor(row_price[lo:hi], device=block.device)
-            slack = block.to(torch.float64) - b[None, :] - a[:, None]
+            dt = block.dtype if block.dtype in (torch.float32, torch.float64) else torch.float64
+            margin = 16 * torch.finfo(dt).eps * (scale + self.score_bound)
+            b = torch.as_tensor(col_price, device=block.device, dtype=dt)
+            a = torch.as_tensor(row_price[lo:hi], device=block.device, dtype=dt)
+            slack = block.to(dt) - b[None, :]
+            slack -= a[:, None]
+            first, last = np.searchsorted(rows_all, [lo, hi])
+            slack[
+                torch.as_tensor(rows_all[first:last] - lo, device=block.device),
+                torch.as_tensor(cols_all[first:last], device=block.device),
+            ] = -torch.inf
             worst = slack.max(dim=1).values
-            bad = torch.nonzero(worst > TOLERANCE)[:, 0]
+            bad = torch.nonzero(worst > -margin)[:, 0]
             if bad.numel() == 0:
                 continue
             found = True
-            _, cols = slack[bad].topk(extra, dim=1)
-            vals = block[bad[:, None], cols]
-            rows = (bad[:, None] + lo).expand_as(cols)
-            self._remember(rows.cpu().numpy().ravel(), cols.cpu().numpy().ravel(), vals.cpu().numpy())
+            top, cols = slack[bad].topk(min(extra, self.c), dim=1)
+            keep = top > -margin
+            rows = (bad[:, None] + lo).expand_as(cols)[keep]
+            cols = cols[keep]
+            self._remember(rows.cpu().numpy(), cols.cpu().numpy(), block[rows - lo, cols].cpu().numpy())
         return found
 
     def _result(self, perm: np.ndarray, route: str, rounds: int) -> Assignment:

@@ -41,6 +41,7 @@ def train(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr (TTY only)."),
 ) -> None:
     """Train with fixed prototypes and the dynamic label-to-prototype assignment."""
+    options = dict(locals())
     from ..errors import InvalidInputError
     from ..train.distributed import init_distributed, launched_by_torchrun, shutdown
     from ..train.run import RunOptions, run_training
@@ -51,8 +52,8 @@ def train(
     if out.exists() and not out.is_dir():
         raise InvalidInputError(f"--out {out} exists and is not a folder")
     if nproc_per_node > 1 and not launched_by_torchrun():
-        forwarded = _forwarded_args(locals())
-        _launch(nproc_per_node, forwarded)
+        options["out"] = out
+        _launch(nproc_per_node, _forwarded_args(options))
         return
     config = TrainConfig(
         epochs=epochs, batch_size=batch_size, lr=lr, assign=assign, assign_every=assign_every, loss=loss, seed=seed
@@ -76,7 +77,7 @@ def _forwarded_args(values: dict[str, Any]) -> list[str]:
     """The same command for each worker, minus --nproc-per-node."""
     args: list[str] = []
     for name, value in values.items():
-        if name in ("nproc_per_node", "forwarded") or name.startswith("_") or value is None:
+        if name == "nproc_per_node" or value is None:
             continue
         flag = "--" + name.replace("_", "-")
         if name == "json_output":
@@ -92,6 +93,7 @@ def _forwarded_args(values: dict[str, Any]) -> list[str]:
 
 def _launch(nproc: int, args: list[str]) -> None:
     """Start ``nproc`` workers on this machine through torch.distributed's launcher API."""
+    import logging
     import uuid
 
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
@@ -103,10 +105,12 @@ def _launch(nproc: int, args: list[str]) -> None:
         min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=uuid.uuid4().hex,
         rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, monitor_interval=0.2,
     )  # fmt: skip
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # we report failures
     try:
         elastic_launch(config, sys.executable)("-m", "protobank", "train", *args)
     except ChildFailedError as exc:
-        raise ProtobankError(f"a training process failed: {str(exc).strip().splitlines()[0]}") from None
+        failed = ", ".join(f"rank {rank} (exit code {f.exitcode})" for rank, f in sorted(exc.failures.items()))
+        raise ProtobankError(f"training process {failed} failed; see the errors above") from None
 
 
 class _EpochProgress:

@@ -113,7 +113,9 @@ class Trainer:
         self.net: nn.Module = model
         if self.ctx.enabled:
             ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
-            self.net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+            # buffers are not re-broadcast each step: the assignment is broadcast when it
+            # changes, the prototypes never change, batch-norm statistics stay per rank
+            self.net = nn.parallel.DistributedDataParallel(model, device_ids=ids, broadcast_buffers=False)
         self.optimizer = torch.optim.SGD(
             [p for p in model.parameters() if p.requires_grad],
             lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay, nesterov=True,

@@ -1,0 +1,123 @@
+"""Data-parallel training through torch.distributed (gloo on CPU): identical assignments on
+every rank, equal to one process on the union of the batches; torchrun end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from torch import nn
+
+import protobank
+from protobank.train import Classifier, PrototypeHead, TrainConfig, Trainer, synthetic_mixture
+from protobank.train.distributed import DistContext
+
+pytestmark = pytest.mark.distributed
+
+EPOCHS = 3
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _RecordingTrainer(Trainer):
+    """Keeps every permutation it installs."""
+
+    def _install(self, means):
+        changed = super()._install(means)
+        self.installed = getattr(self, "installed", []) + [self.head.assignment.clone()]
+        return changed
+
+
+def _run(ctx: DistContext, cache: str) -> dict:
+    os.environ["PROTOBANK_CACHE_DIR"] = cache
+    data = synthetic_mixture(super_classes=3, classes_per_super=4, dim=16, train_per_class=48, test_per_class=10, seed=0)
+    torch.manual_seed(0)
+    # no batch norm: its per-rank statistics are the one thing DDP does not share
+    backbone = nn.Sequential(nn.Linear(16, 32), nn.Tanh(), nn.Linear(32, 6))
+    head = PrototypeHead(protobank.load(d=6, c=12, generate=True))
+    cfg = TrainConfig(epochs=EPOCHS, batch_size=32, lr=0.05, assign_every=0.5, seed=0)
+    trainer = _RecordingTrainer(Classifier(backbone, head), cfg, ctx)
+    trainer.fit(data)
+    return {
+        "installed": [p.tolist() for p in trainer.installed],
+        "means": trainer.tracker.means.clone(),
+        "model": {k: v.clone() for k, v in trainer.model.state_dict().items()},
+        "top1": trainer.result.final["test_top1"],
+    }
+
+
+def _worker(rank: int, world: int, port: int, cache: str, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        torch.save(_run(DistContext(rank, world, torch.device("cpu")), cache), f"{out}/rank{rank}.pt")
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_two_gloo_ranks_match_one_process(tmp_path):
+    cache = str(tmp_path / "cache")
+    os.environ["PROTOBANK_CACHE_DIR"] = cache
+    single = _run(DistContext(), cache)  # generates the prototypes into the cache first
+    mp.spawn(_worker, args=(2, _free_port(), cache, str(tmp_path)), nprocs=2, join=True)
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in range(2)]
+    assert len(single["installed"]) == 1 + 2 * EPOCHS  # initial + two per epoch
+    for r in ranks:
+        assert r["installed"] == ranks[0]["installed"] == single["installed"]
+        torch.testing.assert_close(r["means"], single["means"], rtol=1e-5, atol=1e-6)
+        for key, value in single["model"].items():
+            torch.testing.assert_close(r["model"][key], value, rtol=1e-4, atol=1e-5)
+        assert r["top1"] == pytest.approx(single["top1"], abs=1.0)
+
+
+def _torchrun() -> list[str]:
+    exe = Path(sys.executable).with_name("torchrun")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "torch.distributed.run"]
+
+
+def test_documented_torchrun_command_and_resume_on_another_world_size(tmp_path):
+    """README: torchrun --standalone --nproc-per-node 2 -m protobank train --dim 8 ..."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PROTOBANK_CACHE_DIR": str(tmp_path / "cache")}
+    out = tmp_path / "run"
+    args = ["train", "--dim", "8", "--data", "synthetic", "--device", "cpu", "--batch-size", "64", "--out", str(out), "--json"]
+    proc = subprocess.run(
+        [*_torchrun(), "--standalone", "--nproc-per-node", "2", "-m", "protobank", *args, "--epochs", "2"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads(proc.stdout)  # exactly one document: rank 0 alone prints
+    assert metrics["world_size"] == 2 and metrics["test_top1"] > 30
+    assert (out / "checkpoint.pt").is_file() and (out / "metrics.json").is_file()
+    # the same checkpoint continues in one process
+    proc = subprocess.run(
+        [sys.executable, "-m", "protobank", *args, "--epochs", "3", "--resume"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    resumed = json.loads(proc.stdout)
+    assert resumed["world_size"] == 1 and [h["epoch"] for h in resumed["history"]] == [1, 2, 3]
+
+
+def test_nproc_per_node_launches_workers_itself(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PROTOBANK_CACHE_DIR": str(tmp_path / "cache")}
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "protobank", "train", "--nproc-per-node", "2", "--dim", "8", "--epochs", "1",
+         "--device", "cpu", "--batch-size", "64", "--out", str(out), "--no-progress"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads((out / "metrics.json").read_text())["world_size"] == 2
+    assert proc.stdout.count("test top-1") == 1
