@@ -29,6 +29,9 @@ from .errors import InvalidInputError
 
 #: Up to this many classes the dense scipy solver is used directly.
 DENSE_LIMIT = 2048
+#: Up to this size the cosine matrix is computed once and kept (float32 at 16,384 classes);
+#: beyond, every pass recomputes its blocks so memory stays O(block x c).
+KEEP_SCORES_BYTES = 2**30
 #: Candidate columns kept per row and rows per column in the first pass.
 TOP_K = 16
 #: Price changes below this end the dual fixpoint iteration.
@@ -93,9 +96,10 @@ def match_to_prototypes(
 ) -> Assignment:
     """Assign each class mean (row) its own prototype, maximising the total cosine (eq. 9).
 
-    Cosines are computed block by block on the tensors' device, so memory stays
-    ``O(block_rows x c)`` whatever c is. A zero class mean (a class never seen) scores 0
-    against every prototype and takes whichever prototype is left over.
+    Cosines are computed on the tensors' device and kept while they fit in
+    ``KEEP_SCORES_BYTES``; beyond that they are recomputed block by block in each pass, so
+    memory stays ``O(block_rows x c)`` whatever c is. A zero class mean (a class never seen)
+    scores 0 against every prototype and takes whichever prototype is left over.
     """
     if class_means.ndim != 2 or class_means.shape != prototypes.shape:
         raise InvalidInputError(
@@ -106,9 +110,15 @@ def match_to_prototypes(
     protos = prototypes.detach().to(means.dtype)
     if not (_all_finite(means) and _all_finite(protos)):
         raise InvalidInputError("class means or prototypes contain NaN or infinite values")
+    c = means.shape[0]
+    if c * c * means.element_size() <= KEEP_SCORES_BYTES:
+        scores = means @ protos.T
+        blocks: ScoreBlocks = lambda lo, hi: scores[lo:hi]  # noqa: E731
+    else:
+        blocks = lambda lo, hi: means[lo:hi] @ protos.T  # noqa: E731
     return _solve(
-        lambda lo, hi: means[lo:hi] @ protos.T,
-        means.shape[0],
+        blocks,
+        c,
         previous=previous,
         dense_limit=dense_limit,
         top_k=top_k,

@@ -26,6 +26,7 @@ def train(
     head: str = typer.Option("prototypes", help="prototypes (fixed, with an assignment) or softmax (learned linear layer)."),
     assign: str = typer.Option("dynamic", help="dynamic (Hungarian re-assignment, eq. 9) or static (fixed label i -> prototype i)."),
     assign_every: float = typer.Option(1.0, "--assign-every", help="Epochs between assignment updates (0.25: four per epoch)."),
+    assign_init: str = typer.Option("means", "--assign-init", help="First assignment: means (untrained network's class means) or identity (label i -> prototype i)."),
     loss: str = typer.Option("ipm", help="ipm (eq. 6) or ce (cross-entropy on scaled cosines)."),
     backbone: Optional[str] = typer.Option(None, help="resnet32, cnn or mlp; default: cnn for images, mlp for vectors."),
     epochs: int = typer.Option(10, help="Training epochs."),
@@ -56,7 +57,8 @@ def train(
         _launch(nproc_per_node, _forwarded_args(options))
         return
     config = TrainConfig(
-        epochs=epochs, batch_size=batch_size, lr=lr, assign=assign, assign_every=assign_every, loss=loss, seed=seed
+        epochs=epochs, batch_size=batch_size, lr=lr, assign=assign, assign_every=assign_every,
+        assign_init=assign_init, loss=loss, seed=seed,
     )
     opts = RunOptions(data, str(data_path) if data_path else None, dim, prototypes, head, backbone, imbalance, out, resume, config)
     ctx = init_distributed(device)
