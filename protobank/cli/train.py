@@ -96,6 +96,7 @@ def _forwarded_args(values: dict[str, Any]) -> list[str]:
 def _launch(nproc: int, args: list[str]) -> None:
     """Start ``nproc`` workers on this machine through torch.distributed's launcher API."""
     import logging
+    import os
     import uuid
 
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
@@ -108,6 +109,8 @@ def _launch(nproc: int, args: list[str]) -> None:
         rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, monitor_interval=0.2,
     )  # fmt: skip
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # we report failures
+    # share the cores instead of oversubscribing them (torchrun does the same)
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
     try:
         elastic_launch(config, sys.executable)("-m", "protobank", "train", *args)
     except ChildFailedError as exc:
