@@ -18,7 +18,7 @@ from torch import nn
 
 import protobank
 from protobank.train import Classifier, PrototypeHead, TrainConfig, Trainer, synthetic_mixture
-from protobank.train.distributed import DistContext
+from protobank.train.distributed import DistContext, shutdown
 
 pytestmark = pytest.mark.distributed
 
@@ -61,10 +61,11 @@ def _run(ctx: DistContext, cache: str) -> dict:
 def _worker(rank: int, world: int, port: int, cache: str, out: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.distributed.init_process_group("gloo", rank=rank, world_size=world)
+    ctx = DistContext(rank, world, torch.device("cpu"))
     try:
-        torch.save(_run(DistContext(rank, world, torch.device("cpu")), cache), f"{out}/rank{rank}.pt")
+        torch.save(_run(ctx, cache), f"{out}/rank{rank}.pt")
     finally:
-        torch.distributed.destroy_process_group()
+        shutdown(ctx)
 
 
 def test_two_gloo_ranks_match_one_process(tmp_path):

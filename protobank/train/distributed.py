@@ -68,7 +68,10 @@ def init_distributed(device: str | torch.device | None = None) -> DistContext:
 
 
 def shutdown(ctx: DistContext) -> None:
+    """Leave the process group together: a rank tearing down gloo while its peer is still
+    talking to it can abort the peer."""
     if ctx.enabled and torch.distributed.is_initialized():
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
 
 

@@ -113,9 +113,7 @@ class Trainer:
         self.net: nn.Module = model
         if self.ctx.enabled:
             ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
-            # buffers are not re-broadcast each step: the assignment is broadcast when it
-            # changes, the prototypes never change, batch-norm statistics stay per rank
-            self.net = nn.parallel.DistributedDataParallel(model, device_ids=ids, broadcast_buffers=False)
+            self.net = nn.parallel.DistributedDataParallel(model, device_ids=ids, **_no_buffer_sync())
         self.optimizer = torch.optim.SGD(
             [p for p in model.parameters() if p.requires_grad],
             lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay, nesterov=True,
@@ -344,6 +342,16 @@ class Trainer:
             raise ProtobankError(f"checkpoint {path} does not fit this model: {str(e).splitlines()[0]}") from None
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.result.history = [EpochRecord(**r) for r in state["history"]]
+
+
+def _no_buffer_sync() -> dict[str, bool]:
+    """DDP keyword for not re-broadcasting buffers every step: the assignment is broadcast
+    when it changes, the prototypes never change, batch-norm statistics stay per rank
+    (``forward_sync_buffers`` in newer torch, ``broadcast_buffers`` before)."""
+    import inspect
+
+    params = inspect.signature(nn.parallel.DistributedDataParallel.__init__).parameters
+    return {"forward_sync_buffers": False} if "forward_sync_buffers" in params else {"broadcast_buffers": False}
 
 
 def related_prototype_cosine(head: PrototypeHead, super_classes: list[int]) -> dict[str, float]:
