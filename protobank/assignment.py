@@ -36,8 +36,6 @@ KEEP_SCORES_BYTES = 2**30
 TOP_K = 16
 #: Price changes below this end the dual fixpoint iteration.
 RELAX_TOLERANCE = 1e-13
-#: Slack allowed in the certificate for float64 rounding of ``S[i, j] - b_j``.
-TOLERANCE = 1e-10
 
 
 @dataclass(frozen=True)
@@ -175,7 +173,6 @@ class _SparseSolver:
         # a permutation among the candidates guarantees a perfect matching exists
         self.anchor = previous if previous is not None else np.arange(c)
         self.top_k, self.block_rows = top_k, block_rows
-        self.price_rounds = 0
         self.score_bound = 0.0  # largest |S_ij|, for the certificate's rounding margin
         self._pending: list[tuple[np.ndarray, np.ndarray]] = []  # (keys row*c+col, scores)
         self._keys = np.empty(0, dtype=np.int64)
@@ -282,7 +279,7 @@ class _SparseSolver:
         gain = vals[free] - matched_score[rows[free]]  # S_ij - S_i,perm(i)
         own_col = perm[rows[free]]
         price = np.zeros(c)
-        for self.price_rounds in range(1, 2 * c + 2):
+        for _ in range(2 * c + 1):
             offer = np.maximum.reduceat(gain + price[own_col], starts)
             raise_by = offer - price[target]
             # rounding can leave cycles of weight ~1e-17 that would creep up forever
