@@ -39,6 +39,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--lr", type=float, default=0.1)
     ap.add_argument("--backbone")
+    ap.add_argument("--loss", default="ipm", choices=["ipm", "ce"], help="loss of the prototype heads")
     ap.add_argument("--imbalance", type=float)
     ap.add_argument("--json")
     args = ap.parse_args()
@@ -53,7 +54,7 @@ def main() -> None:
                 if any(r["dim"] == d and r["mode"] == mode and r["config"]["seed"] == seed for r in runs):
                     continue
                 cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, assign=assign,
-                                  assign_init=init, seed=seed)  # fmt: skip
+                                  assign_init=init, loss=args.loss, seed=seed)  # fmt: skip
                 opts = RunOptions(args.data, args.data_path, d, None, head, args.backbone, args.imbalance, None, False, cfg)
                 t0 = time.perf_counter()
                 m = run_training(opts, DistContext())
