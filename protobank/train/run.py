@@ -84,8 +84,6 @@ def run_training(
         raise InvalidInputError(f"--head must be prototypes or softmax, got {opts.head!r}")
     if opts.dim < 1:
         raise InvalidInputError(f"--dim must be positive, got {opts.dim}")
-    if opts.head == "softmax":
-        cfg.assign, cfg.loss = "static", "ce"
     data = load_dataset(opts.data, opts.data_path, seed=cfg.seed)
     if opts.imbalance is not None:
         data = long_tail(data, opts.imbalance, seed=cfg.seed)

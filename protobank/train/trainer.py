@@ -105,8 +105,8 @@ class Trainer:
         self.model = model.to(self.ctx.device)
         self.head = model.head
         self.prototype_head = isinstance(self.head, PrototypeHead)
-        if not self.prototype_head and (config.assign == "dynamic" and config.loss == "ipm"):
-            config.assign, config.loss = "static", "ce"  # no assignment for a learned head
+        if not self.prototype_head:  # a learned linear head: cross-entropy, nothing to assign
+            config.assign, config.loss = "static", "ce"
         self.tracker: ClassMeanTracker | None = None
         if self.prototype_head and config.assign == "dynamic":
             self.tracker = ClassMeanTracker(self.head.num_classes, self.head.dim, config.tracker_momentum).to(self.ctx.device)
