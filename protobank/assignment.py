@@ -203,7 +203,8 @@ class _SparseSolver:
         best_val = np.empty(c, dtype=np.float64)
         for lo, hi in self._block_ranges():
             block = self.blocks(lo, hi)
-            self.score_bound = max(self.score_bound, float(block.abs().max()))
+            low, high = torch.aminmax(block)
+            self.score_bound = max(self.score_bound, float(high), -float(low))
             vals, cols = block.topk(k, dim=1)
             best_col[lo:hi] = cols[:, 0].cpu().numpy()
             best_val[lo:hi] = vals[:, 0].cpu().numpy()

@@ -15,6 +15,15 @@ from ..errors import InvalidInputError
 AllReduce = Callable[[torch.Tensor], None]
 
 
+def class_feature_sums(features: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """(c, d + 1): per class, the sum of its normalised features and (last column) its count."""
+    z = nn.functional.normalize(features.detach(), dim=1)
+    stats = torch.zeros(num_classes, z.shape[1] + 1, dtype=z.dtype, device=z.device)
+    stats[:, :-1].index_add_(0, labels, z)
+    stats[:, -1].index_add_(0, labels, torch.ones_like(labels, dtype=z.dtype))
+    return stats
+
+
 class ClassMeanTracker(nn.Module):
     """Momentum average of each class's normalised features (the paper's eq. 8).
 
@@ -36,10 +45,7 @@ class ClassMeanTracker(nn.Module):
     @torch.no_grad()
     def update(self, features: torch.Tensor, labels: torch.Tensor, all_reduce: AllReduce | None = None) -> None:
         c, d = self.means.shape
-        z = nn.functional.normalize(features.detach().to(self.means.dtype), dim=1)
-        stats = torch.zeros(c, d + 1, dtype=self.means.dtype, device=self.means.device)
-        stats[:, :d].index_add_(0, labels, z)
-        stats[:, d].index_add_(0, labels, torch.ones_like(labels, dtype=stats.dtype))
+        stats = class_feature_sums(features.to(self.means.dtype), labels, c)
         if all_reduce is not None:
             all_reduce(stats)
         counts = stats[:, d]

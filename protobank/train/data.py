@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import pickle
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +35,6 @@ class Dataset:
     augment: bool = False  # random crop with padding and horizontal flip (CIFAR)
     synthetic: bool = False
     super_classes: list[int] | None = None  # class -> super-class, for synthetic data
-    notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_image(self) -> bool:
@@ -186,7 +185,7 @@ def _image_folder(root: Path, *, seed: int, size: int = 32) -> Dataset:
         x, y = stack(images, labels)
         train, test = _split(len(y), seed)
         xtr, ytr, xte, yte = x[train], y[train], x[test], y[test]
-    return Dataset("imagefolder", xtr, ytr, xte, yte, len(classes), augment=True, notes={"classes": ",".join(classes)})
+    return Dataset("imagefolder", xtr, ytr, xte, yte, len(classes), augment=True)
 
 
 def _split(n: int, seed: int, test_share: float = 0.2) -> tuple[torch.Tensor, torch.Tensor]:
@@ -270,7 +269,7 @@ def long_tail(data: Dataset, rho: float, *, seed: int) -> Dataset:
     sel = torch.cat(keep).sort().values
     return Dataset(
         f"{data.name}-LT{rho:g}", data.x_train[sel], data.y_train[sel], data.x_test, data.y_test,
-        data.num_classes, data.augment, data.synthetic, data.super_classes, dict(data.notes),
+        data.num_classes, data.augment, data.synthetic, data.super_classes,
     )  # fmt: skip
 
 

@@ -61,9 +61,12 @@ def resolve_prototypes(spec: str | None, d: int, c: int) -> Prototypes:
     return load(d, c, method=spec, generate=True)
 
 
+def default_backbone(data: Dataset) -> str:
+    return "cnn" if data.is_image else "mlp"
+
+
 def build_model(opts: RunOptions, data: Dataset, prototypes: Prototypes | None) -> Classifier:
-    backbone_name = opts.backbone or ("cnn" if data.is_image else "mlp")
-    backbone = build_backbone(backbone_name, data.input_shape, opts.dim)
+    backbone = build_backbone(opts.backbone or default_backbone(data), data.input_shape, opts.dim)
     if opts.head == "softmax":
         return Classifier(backbone, SoftmaxHead(opts.dim, data.num_classes))
     assert prototypes is not None
@@ -108,7 +111,7 @@ def run_training(
         "test_samples": int(len(data.y_test)),
         "dim": opts.dim,
         "head": opts.head,
-        "backbone": opts.backbone or ("cnn" if data.is_image else "mlp"),
+        "backbone": opts.backbone or default_backbone(data),
         "imbalance": opts.imbalance,
         "prototypes_sha256": None if prototypes is None else prototypes.content_sha256,
         "prototypes_method": None if prototypes is None else prototypes.method,

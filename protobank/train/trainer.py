@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..errors import InvalidInputError, ProtobankError
-from .assign import ClassMeanTracker, assign_labels
+from .assign import ClassMeanTracker, assign_labels, class_feature_sums
 from .data import Dataset, Normalizer, augment_batch, epoch_batches, steps_per_epoch
 from .distributed import DistContext
 from .head import PrototypeHead, SoftmaxHead
@@ -124,6 +124,7 @@ class Trainer:
         self.normalize: Normalizer | None = None
         self.initial_changes = 0
         self.initial_seconds = 0.0
+        self.test_counts: np.ndarray | None = None  # (2, c) correct and total of the last evaluation
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -175,7 +176,8 @@ class Trainer:
                 torch.cuda.synchronize(ctx.device)
             train_seconds = time.perf_counter() - start
             ctx.all_reduce(loss_sum)
-            top1, balanced = self.evaluate(data)
+            self.test_counts = self.predict_counts(data)
+            top1, balanced, _ = _accuracies(self.test_counts)
             record = EpochRecord(
                 self.epoch + 1, float(loss_sum[0] / loss_sum[2]), float(100 * loss_sum[1] / loss_sum[2]),
                 top1, balanced, changes, train_seconds, assign_time,
@@ -213,14 +215,12 @@ class Trainer:
         """
         assert self.tracker is not None and self.normalize is not None
         c, d = self.tracker.means.shape
-        stats = torch.zeros(c, d + 1, dtype=torch.float32, device=self.ctx.device)
+        stats = torch.zeros(c, d + 1, dtype=self.tracker.means.dtype, device=self.ctx.device)
         self.model.eval()
         batches = epoch_batches(len(data.y_train), self.config.batch_size, seed=self.config.seed, epoch=0, rank=self.ctx.rank, world=self.ctx.world_size)
         for _, idx in zip(range(self.config.init_batches), batches):
             features, _ = self.model(self.normalize(data.x_train[idx].to(self.ctx.device)))
-            y = data.y_train[idx].to(self.ctx.device)
-            stats[:, :d].index_add_(0, y, nn.functional.normalize(features.float(), dim=1))
-            stats[:, d].index_add_(0, y, torch.ones_like(y, dtype=torch.float32))
+            stats += class_feature_sums(features.to(stats.dtype), data.y_train[idx].to(self.ctx.device), c)
         self.ctx.all_reduce(stats)
         means = stats[:, :d] / stats[:, d:].clamp_min(1)
         return self._install(means)
@@ -255,19 +255,16 @@ class Trainer:
         self.ctx.all_reduce(counts)
         return counts.cpu().numpy()
 
-    def evaluate(self, data: Dataset) -> tuple[float, float]:
-        correct, total = self.predict_counts(data)
-        present = total > 0
-        return float(100 * correct.sum() / total.sum()), float(100 * np.mean(correct[present] / total[present]))
-
     def summary(self, data: Dataset) -> dict[str, Any]:
-        """Final test metrics: top-1, balanced top-1, and many/medium/few-shot when long-tailed."""
-        correct, total = self.predict_counts(data)
-        present = total > 0
-        per_class = np.where(present, correct / np.maximum(total, 1), np.nan)
+        """Final test metrics: top-1, balanced top-1, and many/medium/few-shot when long-tailed
+        (from the last epoch's evaluation; evaluated here only when no epoch ran)."""
+        if self.test_counts is None:
+            self.test_counts = self.predict_counts(data)
+        top1, balanced, per_class = _accuracies(self.test_counts)
+        present = ~np.isnan(per_class)
         out: dict[str, Any] = {
-            "test_top1": float(100 * correct.sum() / total.sum()),
-            "test_balanced_top1": float(100 * np.nanmean(per_class)),
+            "test_top1": top1,
+            "test_balanced_top1": balanced,
             "assignment_changes": [r.assignment_changes for r in self.result.history],
             "initial_assignment_changes": self.initial_changes,
             "initial_assignment_seconds": self.initial_seconds,
@@ -339,9 +336,21 @@ class Trainer:
                 self.tracker.load_state_dict(state["tracker"])
             self.optimizer.load_state_dict(state["optimizer"])
         except (RuntimeError, ValueError, KeyError) as e:
-            raise ProtobankError(f"checkpoint {path} does not fit this model: {str(e).splitlines()[0]}") from None
+            # torch's first line is only "Error(s) in loading state_dict for ...": show the cause
+            lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+            cause = lines[1] if len(lines) > 1 else lines[0] if lines else type(e).__name__
+            raise ProtobankError(
+                f"checkpoint {path} does not fit this model ({cause}); resume with the same --backbone and --dim"
+            ) from None
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.result.history = [EpochRecord(**r) for r in state["history"]]
+
+
+def _accuracies(counts: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """Top-1 and balanced top-1 in percent, and per-class accuracy (NaN for absent classes)."""
+    correct, total = counts
+    per_class = np.where(total > 0, correct / np.maximum(total, 1), np.nan)
+    return float(100 * correct.sum() / total.sum()), float(100 * np.nanmean(per_class)), per_class
 
 
 def _no_buffer_sync() -> dict[str, bool]:
