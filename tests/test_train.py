@@ -164,8 +164,11 @@ def test_augmentation_crops_and_flips():
     out = augment_batch(x, torch.Generator().manual_seed(0), pad=0)
     for i in range(2):
         assert torch.equal(out[i], x[i]) or torch.equal(out[i], x[i].flip(-1))
-    padded = augment_batch(x, torch.Generator().manual_seed(1), pad=2)
-    assert padded.shape == x.shape
+    out = augment_batch(x, torch.Generator().manual_seed(1), pad=2)
+    big = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    for i in range(2):  # each image is one 4x4 window of the zero-padded image, maybe flipped
+        windows = [big[i, :, r : r + 4, c : c + 4] for r in range(5) for c in range(5)]
+        assert any(torch.equal(out[i], w) or torch.equal(out[i], w.flip(-1)) for w in windows)
 
 
 # -- data formats, written tiny and read back through the CLI --------------------------------
