@@ -91,3 +91,71 @@ def test_assignment_input_errors():
         match_to_prototypes(torch.zeros(3, 2), torch.zeros(4, 2))
     with pytest.raises(InvalidInputError, match="permutation"):
         solve_assignment(np.eye(3), previous=np.array([0, 0, 1]))
+
+
+def test_sparse_route_takes_scores_outside_the_unit_range():
+    """Scores of 2 used to become zero costs, which the sparse matcher drops as missing edges."""
+    result = solve_assignment([[2, 2, 0], [2, 2, 0], [0, 0, 2]], dense_limit=0)
+    assert result.objective == 6.0
+    assert sorted(result.perm.tolist()) == [0, 1, 2] and result.perm[2] == 2
+
+
+def _scipy_best(scores: np.ndarray) -> float:
+    _, ref = linear_sum_assignment(scores, maximize=True)
+    return float(scores[np.arange(len(ref)), ref].sum())
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [
+        pytest.param(lambda s: s, id="integers"),
+        pytest.param(lambda s: -s - 1000, id="negative"),
+        pytest.param(lambda s: s * 1e200, id="huge"),
+        pytest.param(lambda s: s * 1e-200, id="tiny"),
+        pytest.param(lambda s: s * 0.37 + 5.5, id="scaled-shifted"),
+    ],
+)
+def test_any_finite_scores_match_scipy_beyond_the_dense_limit(transform):
+    """Integer scores with many ties at c > 2,048 (the sparse route by default), and the same
+    matrix moved far from [-1, 1]: the objective is scipy's to the last bit for integers, and
+    to float64 rounding of the sum otherwise."""
+    rng = np.random.default_rng(11)
+    c = 2100
+    scores = transform(rng.integers(0, 4, size=(c, c)).astype(np.float64))
+    result = solve_assignment(scores)
+    assert result.route in ("argmax", "sparse")
+    assert np.array_equal(np.sort(result.perm), np.arange(c))
+    best = _scipy_best(scores)
+    assert result.objective == pytest.approx(best, rel=1e-12, abs=0)
+    assert scores[np.arange(c), result.perm].sum() == pytest.approx(result.objective, rel=1e-12, abs=0)
+
+
+def test_float32_scores_and_previous_beyond_the_dense_limit():
+    """float32 scores of large magnitude with a warm start: scipy's optimum on the same values."""
+    rng = np.random.default_rng(12)
+    c = 2300
+    scores = (rng.standard_normal((c, c)) * 3e4).astype(np.float32)
+    best = _scipy_best(scores.astype(np.float64))
+    for previous in (None, rng.permutation(c)):
+        result = solve_assignment(torch.from_numpy(scores), previous=previous, top_k=4)
+        assert result.route == "sparse"
+        assert result.objective == pytest.approx(best, rel=1e-12, abs=0)
+
+
+def test_rows_the_bound_certifies_are_not_rescored():
+    """With two clear winners per row the first pass's bounds certify nearly every row, so
+    few rows are rescored; unstructured scores with a tiny top-k need rescoring, and both stay
+    exact."""
+    rng = np.random.default_rng(13)
+    c = 3000
+    planted = rng.permutation(c)
+    scores = rng.random((c, c)) * 0.1
+    scores[np.arange(c), planted] += 1.0
+    scores[np.arange(c), np.roll(planted, 1)] += 1.0  # two maxima per row: argmax collides
+    result = solve_assignment(scores, top_k=4)
+    assert result.route == "sparse" and result.rescored_rows < c // 20
+    assert result.objective == pytest.approx(_scipy_best(scores), rel=1e-13, abs=0)
+    noise = rng.random((c, c))
+    result = solve_assignment(noise, top_k=2)
+    assert 0 < result.rescored_rows < result.rounds * c
+    assert result.objective == pytest.approx(_scipy_best(noise), rel=1e-13, abs=0)
