@@ -250,13 +250,12 @@ class _SparseSolver:
         best_col, best_val = self._first_pass()
         if np.unique(best_col).size == self.c:  # every row gets its maximum: optimal
             return Assignment(best_col, float(best_val.sum()), "argmax")
-        rounds = 0
+        perm, rounds = self._match(), 1
         while True:
-            rounds += 1
-            perm = self._match()
             row_price = self._duals(perm)
             if not self._add_violations(row_price):
                 return self._result(perm, "sparse", rounds)
+            perm, rounds = self._match(row_price), rounds + 1
 
     def _first_pass(self) -> tuple[np.ndarray, np.ndarray]:
         """Each row's top-k (and the anchor pair) in one blocked pass; the (k+1)-th score is
@@ -293,12 +292,25 @@ class _SparseSolver:
             self._pending.clear()
         return self._keys // self.c, self._keys % self.c, self._vals
 
-    def _match(self) -> np.ndarray:
-        """Exact maximum-score perfect matching on the candidate edges (LAPJVsp)."""
+    def _match(self, row_price: np.ndarray | None = None) -> np.ndarray:
+        """Exact maximum-score perfect matching on the candidate edges (LAPJVsp).
+
+        Given the last round's prices (tight on its matching, feasible on its candidates), a
+        better matching differs from it by alternating cycles that gain, and each cycle pays
+        its negative slacks ``S_ij - a_i - b_j`` out of the positive slacks of the pairs just
+        added: at most ``P``, the sum over rows of their largest positive slack. So edges
+        with slack below ``-P`` can be left out of the solve without losing the optimum.
+        """
         from scipy.sparse import csr_array
         from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
         rows, cols, vals = self._edge_arrays()
+        if row_price is not None:
+            slack = vals - row_price[rows] - self.col_price[cols]
+            starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+            gain = float(np.maximum.reduceat(np.maximum(slack, 0.0), starts).sum())
+            keep = slack >= -(gain + TOLERANCE * self.score_bound)
+            rows, cols, vals = rows[keep], cols[keep], vals[keep]
         # LAPJVsp treats zero weights as missing edges, so costs must be positive: each row's
         # gap to its best candidate, scaled into [0, 1] by a power of two, plus 1. A constant
         # shift per row leaves the optimal permutation unchanged.
@@ -318,30 +330,37 @@ class _SparseSolver:
         exists because the matching is optimal (no positive cycle). Then
         ``a_i = S_i,perm(i) - b_perm(i)``. Small prices leave rows the most utility, which is
         what the certificate over the pairs outside the candidates needs; never lowering them
-        keeps every row's bound valid. The fixpoint is found by relaxing all edges at once
-        until nothing changes (Bellman-Ford in vectorised rounds).
+        keeps every row's bound valid. The fixpoint is found by relaxing, in vectorised
+        rounds, the edges out of the columns whose price rose in the last one (Bellman-Ford
+        with a frontier) until nothing changes.
         """
         c = self.c
+        tolerance = TOLERANCE * self.score_bound
         rows, cols, vals = self._edge_arrays()
         matched = perm[rows] == cols
         matched_score = np.empty(c)
         matched_score[rows[matched]] = vals[matched]
-        # free edges grouped by column, for one vectorised max per column and round
+        # free edges grouped by the column whose price feeds their offer (the row's own)
         free = np.flatnonzero(~matched)
-        free = free[np.argsort(cols[free], kind="stable")]
-        free_cols = cols[free]
-        starts = np.flatnonzero(np.r_[True, free_cols[1:] != free_cols[:-1]])
-        target = free_cols[starts]
+        source = perm[rows[free]]
+        free = free[np.argsort(source, kind="stable")]
+        source, target = perm[rows[free]], cols[free]
         gain = vals[free] - matched_score[rows[free]]  # S_ij - S_i,perm(i)
-        own_col = perm[rows[free]]
+        count = np.bincount(source, minlength=c)
+        first = np.cumsum(count) - count
         price = self.col_price.copy()
+        changed = np.arange(c)
         for _ in range(2 * c + 1):
-            offer = np.maximum.reduceat(gain + price[own_col], starts)
-            raise_by = offer - price[target]
-            # rounding can leave cycles of weight ~1e-17 that would creep up forever
-            if raise_by.size == 0 or raise_by.max() <= TOLERANCE * self.score_bound:
+            # relax only the edges out of columns whose price rose last time (Bellman-Ford
+            # with a frontier); rounding cycles of ~1e-17 end within the tolerance
+            n = count[changed]
+            edges = np.arange(n.sum()) + np.repeat(first[changed] - np.cumsum(n) + n, n)
+            offer = np.full(c, -np.inf)
+            np.maximum.at(offer, target[edges], gain[edges] + price[source[edges]])
+            changed = np.flatnonzero(offer > price + tolerance)
+            if changed.size == 0:
                 break
-            price[target] = np.maximum(price[target], offer)
+            price[changed] = offer[changed]
         else:  # pragma: no cover - impossible for an optimal matching
             raise RuntimeError("positive cycle among the candidates: the matching is not optimal")
         self.col_price = price
