@@ -275,7 +275,8 @@ class _SparseSolver:
             else:
                 self.bound[lo:hi] = -np.inf
             anchor = torch.as_tensor(self.anchor[lo:hi], device=block.device)
-            self._remember(np.arange(lo, hi), self.anchor[lo:hi], block.gather(1, anchor[:, None]).cpu().numpy())
+            anchor_vals = block.gather(1, anchor[:, None]).cpu().numpy()
+            self._remember(np.arange(lo, hi), self.anchor[lo:hi], anchor_vals)
         return best_col, best_val
 
     def _remember(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray) -> None:
