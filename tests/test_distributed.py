@@ -32,12 +32,19 @@ def _free_port() -> int:
 
 
 class _RecordingTrainer(Trainer):
-    """Keeps every permutation it installs."""
+    """Keeps every permutation its assigner installs."""
 
-    def _install(self, means):
-        changed = super()._install(means)
-        self.installed = getattr(self, "installed", []) + [self.head.assignment.clone()]
-        return changed
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.installed = []
+        solve = self.assigner.assign
+
+        def recording(*a, **k):
+            changed = solve(*a, **k)
+            self.installed.append(self.head.assignment.clone())
+            return changed
+
+        self.assigner.assign = recording
 
 
 def _run(ctx: DistContext, cache: str) -> dict:
@@ -52,7 +59,7 @@ def _run(ctx: DistContext, cache: str) -> dict:
     trainer.fit(data)
     return {
         "installed": [p.tolist() for p in trainer.installed],
-        "means": trainer.tracker.means.clone(),
+        "means": trainer.assigner.means.clone(),
         "model": {k: v.clone() for k, v in trainer.model.state_dict().items()},
         "top1": trainer.result.final["test_top1"],
     }
