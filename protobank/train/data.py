@@ -149,13 +149,13 @@ class ImageFolder(Dataset):
     ) -> Iterator[Batch]:
         files = ImageFiles(self.train_root, self.train_files, self.y_train, self.image_size, self.backend,
                            seed=seed if augment else None, epoch=epoch)  # fmt: skip
-        batches = [b.tolist() for b in epoch_batches(len(self.y_train), batch_size, seed=seed, epoch=epoch, rank=rank, world=world)]
+        batches = (b.tolist() for b in epoch_batches(len(self.y_train), batch_size, seed=seed, epoch=epoch, rank=rank, world=world))
         return stream(files, batches, self.workers)
 
     def test_batches(self, batch_size: int, *, rank: int = 0, world: int = 1) -> Iterator[Batch]:
         n = len(self.y_test)
         files = ImageFiles(self.test_root, self.test_files, self.y_test, self.image_size, self.backend)
-        batches = [list(range(s, min(s + batch_size, n))) for s in range(rank * batch_size, n, batch_size * world)]
+        batches = (list(range(s, min(s + batch_size, n))) for s in range(rank * batch_size, n, batch_size * world))
         return stream(files, batches, self.workers)
 
     def with_train_subset(self, keep: torch.Tensor, name: str) -> ImageFolder:

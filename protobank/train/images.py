@@ -18,7 +18,7 @@ import functools
 import importlib.util
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -160,8 +160,8 @@ def scan_classes(folder: Path, classes: Sequence[str]) -> tuple[np.ndarray, torc
     return np.array(files, dtype=np.bytes_), torch.tensor(labels, dtype=torch.int64)
 
 
-def stream(dataset: ImageFiles, batches: list[list[int]], workers: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Decode ``batches`` (lists of sample indices) in ``workers`` processes, in order."""
+def stream(dataset: ImageFiles, batches: Iterable[list[int]], workers: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Decode ``batches`` (lists of sample indices, read lazily) in ``workers`` processes, in order."""
     loader = torch.utils.data.DataLoader(
         dataset, batch_sampler=batches, num_workers=workers, pin_memory=torch.cuda.is_available(),
         prefetch_factor=2 if workers else None,
