@@ -198,13 +198,14 @@ class Trainer:
     def batches(self, data: Dataset, split: str, *, epoch: int = 0, augment: bool = True) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """This rank's (inputs, labels) on the device, normalised: the one place the Trainer
         reads data. ``train``: this rank's share of each global batch of ``epoch`` (the same
-        images for any world size); ``test``: batches of 1024 dealt to the ranks in turn."""
+        images for any world size); ``test``: batches of ``batch_size`` dealt to the ranks in turn
+        (the training batch size bounds evaluation's activation memory too)."""
         assert self.normalize is not None
         cfg, ctx = self.config, self.ctx
         if split == "train":
             stored = data.train_batches(cfg.batch_size, seed=cfg.seed, epoch=epoch, rank=ctx.rank, world=ctx.world_size, augment=augment)
         else:
-            stored = data.test_batches(1024, rank=ctx.rank, world=ctx.world_size)
+            stored = data.test_batches(cfg.batch_size, rank=ctx.rank, world=ctx.world_size)
         for x, y in stored:
             yield self.normalize(x.to(ctx.device, non_blocking=True)), y.to(ctx.device, non_blocking=True)
 
