@@ -199,6 +199,8 @@ def evaluate_run(run_dir: Path, device: str | torch.device = "cpu") -> dict[str,
         "test_samples": int(len(data.y_test)), "recorded_test_top1": None,
     }  # fmt: skip
     metrics = Path(run_dir) / "metrics.json"
-    if metrics.is_file():
-        result["recorded_test_top1"] = json.loads(metrics.read_text())["test_top1"]
+    if metrics.is_file():  # compare only with the metrics of the epoch the checkpoint holds
+        recorded = json.loads(metrics.read_text())
+        if recorded.get("history") and recorded["history"][-1]["epoch"] == result["epoch"]:
+            result["recorded_test_top1"] = recorded["test_top1"]
     return result
