@@ -159,3 +159,35 @@ def test_own_loop_example_runs_in_one_and_two_processes(tmp_path):
     assert reports[0]["assignment"] == reports[1]["assignment"]  # the ranks never desynchronise
     assert reports[0]["test_top1"] == reports[1]["test_top1"] > 30
     assert (tmp_path / "two" / "checkpoint.pt").is_file()
+
+
+def _slow_solve_worker(rank: int, world: int, port: int, out: str) -> None:
+    from datetime import timedelta
+
+    import protobank.train.assigner as assigner_module
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    # the training group gives up on a collective after 2 s; rank 0's solve takes 5 s
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=world, timeout=timedelta(seconds=2))
+    solve = assigner_module.assign_labels
+
+    def slow(*args, **kwargs):
+        import time
+
+        time.sleep(5)
+        return solve(*args, **kwargs)
+
+    assigner_module.assign_labels = slow
+    try:
+        assigner = DynamicAssigner(_head(6, 4), every=1)
+        z, y = _batches(6, 4, 1, 2 * LOCAL_BATCH)[0]
+        assigner.step(z[rank::world], y[rank::world])
+        torch.distributed.barrier()  # the training group is still healthy afterwards
+        torch.save(assigner.head.assignment, f"{out}/rank{rank}.pt")
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_ranks_wait_out_a_solve_longer_than_the_training_groups_timeout(tmp_path):
+    mp.spawn(_slow_solve_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    assert torch.equal(torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt"))
