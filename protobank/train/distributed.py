@@ -35,10 +35,6 @@ class DistContext:
         if self.enabled:
             torch.distributed.broadcast(tensor, src)
 
-    def barrier(self) -> None:
-        if self.enabled:
-            torch.distributed.barrier()
-
 
 def launched_by_torchrun() -> bool:
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ and "LOCAL_RANK" in os.environ
