@@ -32,12 +32,19 @@ def _free_port() -> int:
 
 
 class _RecordingTrainer(Trainer):
-    """Keeps every permutation it installs."""
+    """Keeps every permutation its assigner installs."""
 
-    def _install(self, means):
-        changed = super()._install(means)
-        self.installed = getattr(self, "installed", []) + [self.head.assignment.clone()]
-        return changed
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.installed = []
+        solve = self.assigner.assign
+
+        def recording(*a, **k):
+            changed = solve(*a, **k)
+            self.installed.append(self.head.assignment.clone())
+            return changed
+
+        self.assigner.assign = recording
 
 
 def _run(ctx: DistContext, cache: str) -> dict:
@@ -52,7 +59,7 @@ def _run(ctx: DistContext, cache: str) -> dict:
     trainer.fit(data)
     return {
         "installed": [p.tolist() for p in trainer.installed],
-        "means": trainer.tracker.means.clone(),
+        "means": trainer.assigner.means.clone(),
         "model": {k: v.clone() for k, v in trainer.model.state_dict().items()},
         "top1": trainer.result.final["test_top1"],
     }
@@ -122,3 +129,67 @@ def test_nproc_per_node_launches_workers_itself(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads((out / "metrics.json").read_text())["world_size"] == 2
     assert proc.stdout.count("test top-1") == 1
+
+
+def test_evaluate_reproduces_a_two_process_cnn_run(tmp_path):
+    """Batch norm: the two ranks' running statistics differ; the reported accuracy must still
+    be the saved model's. Test batches of 16 alternate between the ranks."""
+    from test_run_semantics import fake_fashion_mnist
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PROTOBANK_CACHE_DIR": str(tmp_path / "cache")}
+    data = fake_fashion_mnist(tmp_path / "fm", n_train=128, n_test=400)
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [*_torchrun(), "--standalone", "--nproc-per-node", "2", "-m", "protobank", "train", "--data", "fashion-mnist",
+         "--data-path", str(data), "--backbone", "cnn", "--dim", "8", "--epochs", "1", "--batch-size", "16",
+         "--device", "cpu", "--out", str(out), "--json"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    recorded = json.loads(proc.stdout)["test_top1"]
+    proc = subprocess.run([sys.executable, "-m", "protobank", "evaluate", str(out), "--json"],
+                          capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    assert result["recorded_test_top1"] == recorded and abs(result["test_top1"] - recorded) < 0.01
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads worker processes from /proc")
+def test_a_killed_worker_ends_the_whole_run_in_bounded_time(tmp_path):
+    import signal
+    import time
+
+    from test_run_semantics import _features
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PROTOBANK_CACHE_DIR": str(tmp_path / "cache")}
+    out = tmp_path / "run"
+    launcher = subprocess.Popen(
+        [*_torchrun(), "--standalone", "--nproc-per-node", "2", "-m", "protobank", "train", "--data", "features",
+         "--data-path", _features(tmp_path / "a.npz"), "--dim", "8", "--epochs", "100000", "--batch-size", "16",
+         "--device", "cpu", "--out", str(out), "--no-progress"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while not (out / "checkpoint.pt").exists():  # training is under way
+            assert launcher.poll() is None and time.monotonic() < deadline, "the run did not start"
+            time.sleep(0.2)
+        workers = {int(dict(kv.split("=", 1) for kv in Path(f"/proc/{p}/environ").read_text().split("\0") if "=" in kv).get("RANK", -1)): p
+                   for p in _children(launcher.pid)}  # fmt: skip
+        assert set(workers) >= {0, 1}
+        os.kill(workers[1], signal.SIGKILL)
+        killed = time.monotonic()
+        code = launcher.wait(timeout=60)
+        assert time.monotonic() - killed < 60 and code != 0
+        assert not Path(f"/proc/{workers[0]}").exists() or "zombie" in Path(f"/proc/{workers[0]}/status").read_text()
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait()

@@ -127,7 +127,7 @@ def test_softmax_baseline_trains_behind_the_same_interface():
     trainer, data = _tiny("softmax", epochs=3)
     res = trainer.fit(data)
     assert res.final["test_top1"] > 3 * 100 / 12
-    assert trainer.config.assign == "static" and trainer.tracker is None
+    assert trainer.config.assign == "static" and trainer.assigner is None
 
 
 def test_dynamic_assignment_puts_related_classes_on_nearer_prototypes():

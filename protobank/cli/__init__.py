@@ -35,7 +35,7 @@ def _root(
 
 
 def _register() -> None:
-    from . import bank, generate, inspect, train  # noqa: F401
+    from . import bank, evaluate, generate, inspect, train  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

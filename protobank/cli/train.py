@@ -28,13 +28,16 @@ def train(
     assign_every: float = typer.Option(1.0, "--assign-every", help="Epochs between assignment updates (0.25: four per epoch)."),
     assign_init: str = typer.Option("means", "--assign-init", help="First assignment: means (untrained network's class means) or identity (label i -> prototype i)."),
     loss: str = typer.Option("ipm", help="ipm (eq. 6) or ce (cross-entropy on scaled cosines)."),
-    backbone: Optional[str] = typer.Option(None, help="resnet32, cnn or mlp; default: cnn for images, mlp for vectors."),
+    backbone: Optional[str] = typer.Option(None, help="resnet32, cnn, mlp, torchvision:NAME or timm:NAME (random init, classifier replaced by a d-dim projection); default: cnn for images, mlp for vectors."),
     epochs: int = typer.Option(10, help="Training epochs."),
     batch_size: int = typer.Option(128, "--batch-size", help="Global batch size (split over processes)."),
     lr: float = typer.Option(0.1, help="Peak SGD learning rate (cosine schedule)."),
     seed: int = typer.Option(0, min=0, help="Seed of initialisation, data order and augmentation."),
+    amp: str = typer.Option("off", help="Mixed precision: off, bf16 (CPU or CUDA) or fp16 (CUDA, with a gradient scaler)."),
     device: str = typer.Option("auto", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     imbalance: Optional[float] = typer.Option(None, help="Long-tail ratio rho in (0, 1]: class i keeps n_max * rho^(i/(c-1)) samples."),
+    image_size: int = typer.Option(32, "--image-size", help="imagefolder: side of the crops the model sees (224 for ImageNet-style training)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=0, help="imagefolder: DataLoader processes decoding images, per training process (0: none); default: min(4, this process's share of the CPU cores)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for metrics.json, checkpoint.pt and curves.png; default runs/<name>."),
     resume: bool = typer.Option(False, "--resume", help="Continue from --out/checkpoint.pt."),
     nproc_per_node: int = typer.Option(1, "--nproc-per-node", min=1, help="Launch this many data-parallel processes here (torch.distributed)."),
@@ -43,30 +46,35 @@ def train(
 ) -> None:
     """Train with fixed prototypes and the dynamic label-to-prototype assignment."""
     options = dict(locals())
-    from ..errors import InvalidInputError
     from ..train.distributed import init_distributed, launched_by_torchrun, shutdown
-    from ..train.run import RunOptions, run_training
+    from ..train.images import default_workers
+    from ..train.run import RunOptions, check_run_folder, run_training
     from ..train.trainer import TrainConfig
 
     if out is None:
         out = Path("runs") / f"{data}-d{dim}-{head}-{assign if head == 'prototypes' else 'softmax'}-seed{seed}"
-    if out.exists() and not out.is_dir():
-        raise InvalidInputError(f"--out {out} exists and is not a folder")
+    check_run_folder(out, resume)
     if nproc_per_node > 1 and not launched_by_torchrun():
         options["out"] = out
         _launch(nproc_per_node, _forwarded_args(options))
         return
     config = TrainConfig(
         epochs=epochs, batch_size=batch_size, lr=lr, assign=assign, assign_every=assign_every,
-        assign_init=assign_init, loss=loss, seed=seed,
+        assign_init=assign_init, loss=loss, seed=seed, amp=amp,
     )
-    opts = RunOptions(data, str(data_path) if data_path else None, dim, prototypes, head, backbone, imbalance, out, resume, config)
+    opts = RunOptions(
+        data=data, data_path=str(data_path) if data_path else None, dim=dim, prototypes=prototypes, head=head,
+        backbone=backbone, imbalance=imbalance, image_size=image_size, workers=default_workers() if workers is None else workers, out=out, resume=resume,
+        config=config,
+    )  # fmt: skip
     ctx = init_distributed(device)
     try:
         with _EpochProgress(ctx.is_main and show_progress(json_output, progress), epochs) as bar:
             metrics = run_training(opts, ctx, on_step=bar.step, on_epoch=bar.epoch_done)
-    finally:
-        shutdown(ctx)
+    except BaseException:
+        shutdown(ctx, failed=True)
+        raise
+    shutdown(ctx)
     if not ctx.is_main:
         return
     if json_output:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import torch
 from torch import nn
@@ -11,17 +9,16 @@ from torch import nn
 from ..assignment import match_to_prototypes
 from ..errors import InvalidInputError
 
-#: Sums a tensor across processes in place (torch.distributed.all_reduce under DDP).
-AllReduce = Callable[[torch.Tensor], None]
 
-
-def class_feature_sums(features: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """(c, d + 1): per class, the sum of its normalised features and (last column) its count."""
-    z = nn.functional.normalize(features.detach(), dim=1)
-    stats = torch.zeros(num_classes, z.shape[1] + 1, dtype=z.dtype, device=z.device)
-    stats[:, :-1].index_add_(0, labels, z)
-    stats[:, -1].index_add_(0, labels, torch.ones_like(labels, dtype=z.dtype))
-    return stats
+def batch_class_sums(features: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The classes present in a batch, with the sum of their normalised features and their
+    counts: ``(k,)`` labels, ``(k, d)`` float32 sums, ``(k,)`` counts; k <= batch size, so the
+    cost follows the batch, not the number of classes."""
+    z = nn.functional.normalize(features.detach().float(), dim=1)
+    classes, inverse = torch.unique(labels, return_inverse=True)
+    sums = torch.zeros(len(classes), z.shape[1], dtype=z.dtype, device=z.device).index_add_(0, inverse, z)
+    counts = torch.zeros(len(classes), dtype=z.dtype, device=z.device).index_add_(0, inverse, torch.ones_like(z[:, 0]))
+    return classes, sums, counts
 
 
 class ClassMeanTracker(nn.Module):
@@ -29,9 +26,8 @@ class ClassMeanTracker(nn.Module):
 
     Per batch, every class present gets ``mean <- momentum * mean + (1 - momentum) * m``, where
     ``m`` is the mean of *all* its normalised features in the batch; absent classes keep their
-    mean. Means start at zero. Under data parallelism pass ``all_reduce`` so the per-class sums
-    and counts of every rank's batch are added first: every rank then tracks the means of the
-    global batch, exactly as one process would.
+    mean. Means start at zero. Under data parallelism use :class:`DynamicAssigner`, which
+    combines every rank's batch before updating, so all ranks track the global batch.
     """
 
     def __init__(self, num_classes: int, dim: int, momentum: float = 0.9) -> None:
@@ -43,16 +39,16 @@ class ClassMeanTracker(nn.Module):
         self.register_buffer("seen", torch.zeros(num_classes, dtype=torch.bool))
 
     @torch.no_grad()
-    def update(self, features: torch.Tensor, labels: torch.Tensor, all_reduce: AllReduce | None = None) -> None:
-        c, d = self.means.shape
-        stats = class_feature_sums(features.to(self.means.dtype), labels, c)
-        if all_reduce is not None:
-            all_reduce(stats)
-        counts = stats[:, d]
-        present = counts > 0
-        batch_mean = stats[present, :d] / counts[present, None]
-        self.means[present] = self.momentum * self.means[present] + (1 - self.momentum) * batch_mean
-        self.seen |= present
+    def update(self, features: torch.Tensor, labels: torch.Tensor) -> None:
+        """One batch of eq. 8."""
+        self.add_class_sums(*batch_class_sums(features, labels))
+
+    @torch.no_grad()
+    def add_class_sums(self, classes: torch.Tensor, sums: torch.Tensor, counts: torch.Tensor) -> None:
+        """Eq. 8 from per-class sums and counts of one batch (``classes`` distinct, counts > 0)."""
+        batch_mean = sums.to(self.means.dtype) / counts.to(self.means.dtype)[:, None]
+        self.means[classes] = self.momentum * self.means[classes] + (1 - self.momentum) * batch_mean
+        self.seen[classes] = True
 
 
 def assign_labels(

@@ -1,30 +1,81 @@
 """Datasets read from local files (never downloaded), long-tail subsampling and batching.
 
-Every loader returns a :class:`Dataset` of in-memory tensors: images as uint8 (N, C, H, W),
-feature vectors as float32 (N, k), labels as int64 in ``0..c-1``.
+Every dataset answers the Trainer through one interface, :class:`Dataset`: ``train_batches``
+(this rank's share of each global batch of an epoch) and ``test_batches``, both yielding
+stored inputs on the CPU, and ``normalizer()``, which turns them into model inputs on any
+device. Small sets live in memory (:class:`InMemoryDataset`: images as uint8 (N, C, H, W),
+feature vectors as float32 (N, k)); image folders stream from disk (:class:`ImageFolder`).
+Labels are int64 in ``0..c-1``.
 """
 
 from __future__ import annotations
 
 import gzip
 import pickle
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..errors import InvalidInputError, did_you_mean
+from .images import BACKENDS, IMAGENET_MEAN, IMAGENET_STD, ImageFiles, default_backend, scan_classes, stream
 
 DATASETS = ("fashion-mnist", "cifar10", "cifar100", "imagefolder", "features", "synthetic")
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+
+Batch = tuple[torch.Tensor, torch.Tensor]  # stored inputs, labels
+
+
+class Dataset(ABC):
+    """A train/test split, read by the Trainer in batches only."""
+
+    name: str
+    y_train: torch.Tensor
+    y_test: torch.Tensor
+    num_classes: int
+    synthetic: bool
+    super_classes: list[int] | None  # class -> super-class, for synthetic data
+
+    @property
+    @abstractmethod
+    def input_shape(self) -> tuple[int, ...]:
+        """One model input's shape: (C, H, W) or (k,)."""
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.input_shape) == 3
+
+    def class_counts(self) -> np.ndarray:
+        return np.bincount(self.y_train.numpy(), minlength=self.num_classes)
+
+    @abstractmethod
+    def normalizer(self) -> Normalizer:
+        """What turns a stored batch into float model inputs."""
+
+    @abstractmethod
+    def train_batches(
+        self, batch_size: int, *, seed: int, epoch: int, rank: int = 0, world: int = 1, augment: bool = True
+    ) -> Iterator[Batch]:
+        """The full global batches of one epoch (a shuffle seeded by (seed, epoch)), each cut
+        to this rank's share: positions rank, rank + world, ... The union over ranks is the
+        one-process batch, augmentation included, so a checkpoint resumes on any world size.
+        ``augment=False`` gives the test-time view of the same images."""
+
+    @abstractmethod
+    def test_batches(self, batch_size: int, *, rank: int = 0, world: int = 1) -> Iterator[Batch]:
+        """The test split in order, batch k going to rank k mod world."""
+
+    @abstractmethod
+    def with_train_subset(self, keep: torch.Tensor, name: str) -> Dataset:
+        """The same data with only the training samples ``keep``."""
 
 
 @dataclass
-class Dataset:
-    """A train/test split held in memory."""
+class InMemoryDataset(Dataset):
+    """A train/test split held in memory as tensors."""
 
     name: str
     x_train: torch.Tensor
@@ -34,24 +85,100 @@ class Dataset:
     num_classes: int
     augment: bool = False  # random crop with padding and horizontal flip (CIFAR)
     synthetic: bool = False
-    super_classes: list[int] | None = None  # class -> super-class, for synthetic data
-
-    @property
-    def is_image(self) -> bool:
-        return self.x_train.ndim == 4
+    super_classes: list[int] | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])
 
-    def class_counts(self) -> np.ndarray:
-        return np.bincount(self.y_train.numpy(), minlength=self.num_classes)
+    def normalizer(self) -> Normalizer:
+        return Normalizer.fit(self.x_train)
+
+    def train_batches(
+        self, batch_size: int, *, seed: int, epoch: int, rank: int = 0, world: int = 1, augment: bool = True
+    ) -> Iterator[Batch]:
+        crops = torch.Generator().manual_seed(seed * 7919 + epoch)
+        for batch in epoch_batches(len(self.y_train), batch_size, seed=seed, epoch=epoch):
+            mine = batch[rank::world]
+            if augment and self.augment:  # drawn for the global batch, then split
+                x = augment_batch(self.x_train[batch], crops)[rank::world]
+            else:
+                x = self.x_train[mine]
+            yield x, self.y_train[mine]
+
+    def test_batches(self, batch_size: int, *, rank: int = 0, world: int = 1) -> Iterator[Batch]:
+        for start in range(rank * batch_size, len(self.y_test), batch_size * world):
+            yield self.x_test[start : start + batch_size], self.y_test[start : start + batch_size]
+
+    def with_train_subset(self, keep: torch.Tensor, name: str) -> InMemoryDataset:
+        return replace(self, name=name, x_train=self.x_train[keep], y_train=self.y_train[keep])
 
 
-def load_dataset(name: str, path: str | Path | None = None, *, seed: int = 0) -> Dataset:
-    """Read dataset ``name`` from ``path`` (see the CLI's ``--data`` help for the layouts)."""
+@dataclass
+class ImageFolder(Dataset):
+    """An image folder streamed from disk: only paths and labels are held in memory.
+
+    Batches are decoded by ``workers`` DataLoader processes (0: in this process) into uint8
+    (3, ``image_size``, ``image_size``) images, a random-resized crop and flip for training,
+    the centre crop for testing; see :mod:`protobank.train.images`.
+    """
+
+    name: str
+    train_root: Path
+    train_files: np.ndarray  # paths relative to train_root, as bytes
+    y_train: torch.Tensor
+    test_root: Path
+    test_files: np.ndarray
+    y_test: torch.Tensor
+    num_classes: int
+    image_size: int = 32
+    workers: int = 4
+    backend: str = "pillow"
+    synthetic: bool = False
+    super_classes: list[int] | None = None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return (3, self.image_size, self.image_size)
+
+    def normalizer(self) -> Normalizer:
+        return Normalizer(torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), image=True)
+
+    def train_batches(
+        self, batch_size: int, *, seed: int, epoch: int, rank: int = 0, world: int = 1, augment: bool = True
+    ) -> Iterator[Batch]:
+        files = ImageFiles(self.train_root, self.train_files, self.y_train, self.image_size, self.backend,
+                           seed=seed if augment else None, epoch=epoch)  # fmt: skip
+        batches = (b.tolist() for b in epoch_batches(len(self.y_train), batch_size, seed=seed, epoch=epoch, rank=rank, world=world))
+        return stream(files, batches, self.workers)
+
+    def test_batches(self, batch_size: int, *, rank: int = 0, world: int = 1) -> Iterator[Batch]:
+        n = len(self.y_test)
+        files = ImageFiles(self.test_root, self.test_files, self.y_test, self.image_size, self.backend)
+        batches = (list(range(s, min(s + batch_size, n))) for s in range(rank * batch_size, n, batch_size * world))
+        return stream(files, batches, self.workers)
+
+    def with_train_subset(self, keep: torch.Tensor, name: str) -> ImageFolder:
+        return replace(self, name=name, train_files=self.train_files[keep.numpy()], y_train=self.y_train[keep])
+
+
+def load_dataset(
+    name: str, path: str | Path | None = None, *, seed: int = 0, image_size: int = 32, workers: int = 4,
+    backend: str | None = None,
+) -> Dataset:  # fmt: skip
+    """Read dataset ``name`` from ``path`` (see the CLI's ``--data`` help for the layouts).
+
+    ``image_size``, ``workers`` and ``backend`` (``torchvision`` or ``pillow``; default: the
+    first installed) apply to ``imagefolder``, the one dataset streamed from disk.
+    """
     if name not in DATASETS:
         raise InvalidInputError(f"unknown dataset {name!r}.{did_you_mean(name, DATASETS)} Choose one of {', '.join(DATASETS)}")
+    if image_size < 8:
+        raise InvalidInputError(f"--image-size must be at least 8 pixels, got {image_size}")
+    if workers < 0:
+        raise InvalidInputError(f"--workers must be 0 (load in this process) or more, got {workers}")
+    if backend is not None and backend not in BACKENDS:
+        raise InvalidInputError(f"image backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if name == "synthetic":
         return synthetic_mixture(seed=seed)
     if name == "fashion-mnist":
@@ -64,7 +191,7 @@ def load_dataset(name: str, path: str | Path | None = None, *, seed: int = 0) ->
     if name in ("cifar10", "cifar100"):
         return _cifar(root, fine=name == "cifar100")
     if name == "imagefolder":
-        return _image_folder(root, seed=seed)
+        return image_folder(root, seed=seed, image_size=image_size, workers=workers, backend=backend or default_backend())
     return _features(root, seed=seed)
 
 
@@ -109,7 +236,7 @@ def _fashion_mnist(root: Path) -> Dataset:
             ("yte", "t10k-labels-idx1-ubyte"),
         )
     }
-    return Dataset(
+    return InMemoryDataset(
         "fashion-mnist",
         torch.from_numpy(arrays["xtr"].copy())[:, None],
         torch.from_numpy(arrays["ytr"].astype(np.int64)),
@@ -144,48 +271,35 @@ def _cifar(root: Path, *, fine: bool) -> Dataset:
 
     xtr, ytr = part(names[0])
     xte, yte = part(names[1])
-    return Dataset("cifar100" if fine else "cifar10", xtr, ytr, xte, yte, 100 if fine else 10, augment=True)
+    return InMemoryDataset("cifar100" if fine else "cifar10", xtr, ytr, xte, yte, 100 if fine else 10, augment=True)
 
 
-def _image_folder(root: Path, *, seed: int, size: int = 32) -> Dataset:
-    """``root/<class>/*.png`` (split 80/20 by seed) or ``root/train/<class>`` + ``root/test/<class>``."""
-    from PIL import Image
-
-    def read_split(folder: Path, classes: list[str]) -> tuple[list[np.ndarray], list[int]]:
-        images, labels = [], []
-        for label, cls in enumerate(classes):
-            for file in sorted((folder / cls).iterdir()):
-                if file.suffix.lower() in IMAGE_SUFFIXES:
-                    try:
-                        with Image.open(file) as im:
-                            images.append(np.asarray(im.convert("RGB").resize((size, size))))
-                    except OSError as e:
-                        raise InvalidInputError(f"cannot read image {file}: {e}") from None
-                    labels.append(label)
-        return images, labels
+def image_folder(root: Path, *, seed: int, image_size: int, workers: int, backend: str) -> ImageFolder:
+    """``root/<class>/<image>`` (split 80/20 by seed) or ``root/train/<class>`` + ``root/test/<class>``:
+    the file index only; images are decoded when their batch is read."""
+    if backend == "torchvision" and default_backend() != "torchvision":
+        raise InvalidInputError("the torchvision image backend needs an importable torchvision: pip install torchvision")
 
     def classes_in(folder: Path) -> list[str]:
         return sorted(p.name for p in folder.iterdir() if p.is_dir())
 
-    def stack(images: list[np.ndarray], labels: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
-        return x, torch.tensor(labels, dtype=torch.int64)
-
     if (root / "train").is_dir() and (root / "test").is_dir():
         classes = classes_in(root / "train")
-        tr, te = read_split(root / "train", classes), read_split(root / "test", classes)
-        if not tr[0] or not te[0]:
+        train_root, test_root = root / "train", root / "test"
+        train_files, y_train = scan_classes(train_root, classes)
+        test_files, y_test = scan_classes(test_root, classes)
+        if not len(train_files) or not len(test_files):
             raise InvalidInputError(f"no images found under {root}/train and {root}/test")
-        (xtr, ytr), (xte, yte) = stack(*tr), stack(*te)
     else:
         classes = classes_in(root)
-        images, labels = read_split(root, classes)
-        if len(classes) < 2 or not images:
+        files, labels = scan_classes(root, classes)
+        if len(classes) < 2 or not len(files):
             raise InvalidInputError(f"{root} needs one sub-folder of images per class (at least 2)")
-        x, y = stack(images, labels)
-        train, test = _split(len(y), seed)
-        xtr, ytr, xte, yte = x[train], y[train], x[test], y[test]
-    return Dataset("imagefolder", xtr, ytr, xte, yte, len(classes), augment=True)
+        train, test = _split(len(labels), seed)
+        train_root = test_root = root
+        train_files, y_train, test_files, y_test = files[train.numpy()], labels[train], files[test.numpy()], labels[test]
+    return ImageFolder("imagefolder", train_root, train_files, y_train, test_root, test_files, y_test, len(classes),
+                       image_size=image_size, workers=workers, backend=backend)  # fmt: skip
 
 
 def _split(n: int, seed: int, test_share: float = 0.2) -> tuple[torch.Tensor, torch.Tensor]:
@@ -218,7 +332,7 @@ def _features(path: Path, *, seed: int) -> Dataset:
         train = torch.from_numpy(np.flatnonzero(~is_test))
     else:
         train, test = _split(len(yt), seed)
-    return Dataset("features", xt[train], yt[train], xt[test], yt[test], len(labels))
+    return InMemoryDataset("features", xt[train], yt[train], xt[test], yt[test], len(labels))
 
 
 def synthetic_mixture(
@@ -251,7 +365,7 @@ def synthetic_mixture(
 
     xtr, ytr = sample(train_per_class)
     xte, yte = sample(test_per_class)
-    return Dataset("synthetic", xtr, ytr, xte, yte, c, synthetic=True, super_classes=parents.tolist())
+    return InMemoryDataset("synthetic", xtr, ytr, xte, yte, c, synthetic=True, super_classes=parents.tolist())
 
 
 def long_tail(data: Dataset, rho: float, *, seed: int) -> Dataset:
@@ -266,28 +380,26 @@ def long_tail(data: Dataset, rho: float, *, seed: int) -> Dataset:
         idx = torch.nonzero(data.y_train == i)[:, 0]
         n = min(len(idx), max(1, int(n_max * rho ** (i / (data.num_classes - 1)))))
         keep.append(idx[torch.randperm(len(idx), generator=g)[:n]])
-    sel = torch.cat(keep).sort().values
-    return Dataset(
-        f"{data.name}-LT{rho:g}", data.x_train[sel], data.y_train[sel], data.x_test, data.y_test,
-        data.num_classes, data.augment, data.synthetic, data.super_classes,
-    )  # fmt: skip
+    return data.with_train_subset(torch.cat(keep).sort().values, f"{data.name}-LT{rho:g}")
 
 
 # -- batching ---------------------------------------------------------------------------------
 
 
 class Normalizer:
-    """Turns stored inputs into float model inputs: images scaled and standardised per channel."""
+    """Turns stored inputs into float model inputs: uint8 images scaled to [0, 1], then
+    everything standardised by ``mean`` and ``std`` (per channel for images)."""
 
-    def __init__(self, x_train: torch.Tensor) -> None:
-        self.image = x_train.ndim == 4
-        if self.image:
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor, *, image: bool) -> None:
+        self.mean, self.std, self.image = mean, std, image
+
+    @classmethod
+    def fit(cls, x_train: torch.Tensor) -> Normalizer:
+        """The statistics of the training inputs themselves."""
+        if x_train.ndim == 4:
             x = x_train.float() / 255.0
-            self.mean = x.mean(dim=(0, 2, 3)).view(1, -1, 1, 1)
-            self.std = x.std(dim=(0, 2, 3)).clamp_min(1e-6).view(1, -1, 1, 1)
-        else:
-            self.mean = x_train.mean(dim=0, keepdim=True)
-            self.std = x_train.std(dim=0, keepdim=True).clamp_min(1e-6)
+            return cls(x.mean(dim=(0, 2, 3)).view(1, -1, 1, 1), x.std(dim=(0, 2, 3)).clamp_min(1e-6).view(1, -1, 1, 1), image=True)
+        return cls(x_train.mean(dim=0, keepdim=True), x_train.std(dim=0, keepdim=True).clamp_min(1e-6), image=False)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         x = x.float() / 255.0 if self.image else x.float()

@@ -35,10 +35,6 @@ class DistContext:
         if self.enabled:
             torch.distributed.broadcast(tensor, src)
 
-    def barrier(self) -> None:
-        if self.enabled:
-            torch.distributed.barrier()
-
 
 def launched_by_torchrun() -> bool:
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ and "LOCAL_RANK" in os.environ
@@ -67,11 +63,13 @@ def init_distributed(device: str | torch.device | None = None) -> DistContext:
     return DistContext(torch.distributed.get_rank(), torch.distributed.get_world_size(), want)
 
 
-def shutdown(ctx: DistContext) -> None:
-    """Leave the process group together: a rank tearing down gloo while its peer is still
-    talking to it can abort the peer."""
+def shutdown(ctx: DistContext, *, failed: bool = False) -> None:
+    """Leave the process group. After success the ranks leave together (a rank tearing down
+    gloo while its peer still talks to it can abort the peer); after a failure at once, with no
+    barrier, since the other ranks may never arrive and the launcher stops them anyway."""
     if ctx.enabled and torch.distributed.is_initialized():
-        torch.distributed.barrier()
+        if not failed:
+            torch.distributed.barrier()
         torch.distributed.destroy_process_group()
 
 

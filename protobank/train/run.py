@@ -14,15 +14,19 @@ from typing import Any
 import torch
 
 from .._version import __version__
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, ProtobankError
 from ..prototypes import Prototypes
 from .data import Dataset, load_dataset, long_tail
 from .distributed import DistContext, check_same_everywhere
 from .head import PrototypeHead, SoftmaxHead
 from .models import build_backbone
-from .trainer import Classifier, EpochRecord, TrainConfig, Trainer
+from .trainer import Classifier, EpochRecord, TrainConfig, Trainer, _accuracies, read_checkpoint
 
 HEADS = ("prototypes", "softmax")
+#: RunOptions that do not decide a run's numbers: where it goes, how it starts, how fast data
+#: loads; the prototypes are identified by their content hash instead of how they were named.
+NOT_SETTINGS = ("out", "resume", "config", "prototypes", "workers")
+RUN_FILES = ("checkpoint.pt", "metrics.json")
 
 
 @dataclass
@@ -34,6 +38,8 @@ class RunOptions:
     head: str = "prototypes"
     backbone: str | None = None  # None: cnn for images, mlp for vectors
     imbalance: float | None = None
+    image_size: int = 32  # image folders: the side of the crops the model sees
+    workers: int = 4  # image folders: DataLoader processes decoding images
     out: Path | None = None
     resume: bool = False
     config: TrainConfig = field(default_factory=TrainConfig)
@@ -59,6 +65,37 @@ def resolve_prototypes(spec: str | None, d: int, c: int) -> Prototypes:
     if spec is not None and re.fullmatch(r"[0-9a-fA-F]{8,64}", spec):
         return load(d, c, sha256=spec)
     return load(d, c, method=spec, generate=True)
+
+
+def run_settings(opts: RunOptions) -> dict[str, Any]:
+    """The data and model options that decide a run's numbers (checked on resume)."""
+    settings = {k: v for k, v in asdict(opts).items() if k not in NOT_SETTINGS}
+    if settings.get("data_path") is not None:
+        settings["data_path"] = str(Path(settings["data_path"]).resolve())
+    return settings
+
+
+def check_run_folder(out: Path | None, resume: bool) -> None:
+    """Never overwrite an earlier run: without ``resume`` a folder holding one is refused."""
+    if out is None:
+        return
+    if out.exists() and not out.is_dir():
+        raise InvalidInputError(f"--out {out} exists and is not a folder")
+    if not resume:
+        found = [name for name in RUN_FILES if (out / name).exists()]
+        if found:
+            raise InvalidInputError(
+                f"refusing to overwrite the earlier run in {out} (it holds {', '.join(found)}): "
+                "pass --resume to continue it, or another --out for a new run"
+            )
+
+
+def prepare_data(opts: RunOptions) -> Dataset:
+    """The run's dataset, long-tailed when ``opts.imbalance`` says so."""
+    data = load_dataset(opts.data, opts.data_path, seed=opts.config.seed, image_size=opts.image_size, workers=opts.workers)
+    if opts.imbalance is not None:
+        data = long_tail(data, opts.imbalance, seed=opts.config.seed)
+    return data
 
 
 def default_backbone(data: Dataset) -> str:
@@ -87,16 +124,15 @@ def run_training(
         raise InvalidInputError(f"--head must be prototypes or softmax, got {opts.head!r}")
     if opts.dim < 1:
         raise InvalidInputError(f"--dim must be positive, got {opts.dim}")
-    data = load_dataset(opts.data, opts.data_path, seed=cfg.seed)
-    if opts.imbalance is not None:
-        data = long_tail(data, opts.imbalance, seed=cfg.seed)
+    check_run_folder(opts.out, opts.resume)
+    data = prepare_data(opts)
     prototypes = None
     if opts.head == "prototypes":
         prototypes = resolve_prototypes(opts.prototypes, opts.dim, data.num_classes)
         check_same_everywhere(ctx, prototypes.content_sha256, "the prototypes' content hash")
     torch.manual_seed(cfg.seed)
     model = build_model(opts, data, prototypes)
-    trainer = Trainer(model, cfg, ctx)
+    trainer = Trainer(model, cfg, ctx, settings=run_settings(opts))
     checkpoint = opts.out / "checkpoint.pt" if opts.out is not None else None
     if opts.resume:
         if checkpoint is None or not checkpoint.is_file():
@@ -129,3 +165,42 @@ def run_training(
 
         training_curves(result.history, opts.out / "curves.png", title=f"{metrics['data']}, d={opts.dim}, {opts.head} head, {cfg.assign} assignment")
     return metrics
+
+
+def evaluate_run(run_dir: Path, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """Re-score a run's saved checkpoint on its test set, in one process.
+
+    The data and model are rebuilt from the settings in ``run_dir/checkpoint.pt``, the
+    weights, prototypes and assignment loaded from it, and the test set scored in the same
+    batches as in training. Returns ``test_top1`` and ``test_balanced_top1`` (percent), with
+    ``recorded_test_top1`` from ``run_dir/metrics.json`` when the run finished.
+    """
+    path = Path(run_dir) / "checkpoint.pt"
+    if not path.is_file():
+        raise InvalidInputError(f"no checkpoint at {path}: pass the --out folder of a training run")
+    state = read_checkpoint(path, device)
+    config = TrainConfig(**{**state["config"], "amp": "off"})
+    opts = RunOptions(**state["settings"], config=config)
+    data = prepare_data(opts)
+    prototypes = None
+    if opts.head == "prototypes":  # the weights come from the checkpoint; only the shape matters here
+        vectors = state["model"]["head.prototypes"]
+        prototypes = Prototypes(vectors.double().cpu().numpy(), method="checkpoint", source=path)
+    model = build_model(opts, data, prototypes)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as e:
+        raise ProtobankError(f"checkpoint {path} does not fit the model its settings describe: {e}") from None
+    trainer = Trainer(model, config, DistContext(device=torch.device(device)))
+    trainer.normalize = data.normalizer()
+    top1, balanced, _ = _accuracies(trainer.predict_counts(data))
+    result: dict[str, Any] = {
+        "run": str(run_dir), "epoch": int(state["epoch"]), "test_top1": top1, "test_balanced_top1": balanced,
+        "test_samples": int(len(data.y_test)), "recorded_test_top1": None,
+    }  # fmt: skip
+    metrics = Path(run_dir) / "metrics.json"
+    if metrics.is_file():  # compare only with the metrics of the epoch the checkpoint holds
+        recorded = json.loads(metrics.read_text())
+        if recorded.get("history") and recorded["history"][-1]["epoch"] == result["epoch"]:
+            result["recorded_test_top1"] = recorded["test_top1"]
+    return result

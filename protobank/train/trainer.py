@@ -7,7 +7,7 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,14 +17,17 @@ import torch
 from torch import nn
 
 from ..errors import InvalidInputError, ProtobankError
-from .assign import ClassMeanTracker, assign_labels, class_feature_sums
-from .data import Dataset, Normalizer, augment_batch, epoch_batches, steps_per_epoch
+from .assigner import DynamicAssigner
+from .data import Dataset, Normalizer, steps_per_epoch
 from .distributed import DistContext
 from .head import PrototypeHead, SoftmaxHead
 from .loss import ipm_loss, prototype_ce_loss
 
 CHECKPOINT_FORMAT = "protobank-train-checkpoint"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
+#: Settings a resumed run may change: its length, and nothing that decides its numbers.
+RESUMABLE_CHANGES = ("epochs",)
+AMP_MODES = ("off", "bf16", "fp16")
 MANY_SHOT, FEW_SHOT = 100, 20  # training-count thresholds of the long-tail literature
 
 
@@ -45,6 +48,7 @@ class TrainConfig:
     loss: str = "ipm"  # ipm | ce (prototype head); the softmax head always uses ce
     ce_scale: float = 16.0
     seed: int = 0
+    amp: str = "off"  # off | bf16 (CPU, CUDA) | fp16 (CUDA, with a gradient scaler)
 
     def check(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -59,6 +63,8 @@ class TrainConfig:
             raise InvalidInputError(f"--assign-init must be means or identity, got {self.assign_init!r}")
         if not (self.assign_every > 0 and math.isfinite(self.assign_every)):
             raise InvalidInputError(f"--assign-every must be a positive number of epochs, got {self.assign_every}")
+        if self.amp not in AMP_MODES:
+            raise InvalidInputError(f"--amp must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")
 
 
 class Classifier(nn.Module):
@@ -94,22 +100,27 @@ class TrainResult:
 class Trainer:
     """Trains ``model`` (a :class:`Classifier`) on a :class:`Dataset`.
 
-    With a :class:`PrototypeHead` and ``assign='dynamic'``, class means are tracked every
-    step (eq. 8) and the assignment is re-solved every ``assign_every`` epochs (eq. 9):
-    rank 0 solves, every rank receives the same permutation by broadcast.
+    With a :class:`PrototypeHead` and ``assign='dynamic'``, a :class:`DynamicAssigner` tracks
+    the class means every step (eq. 8) and re-solves the assignment every ``assign_every``
+    epochs (eq. 9). ``settings`` (the data and model options of the run) go into the
+    checkpoint with the configuration; resuming refuses any change in either.
     """
 
-    def __init__(self, model: Classifier, config: TrainConfig, ctx: DistContext | None = None) -> None:
+    def __init__(
+        self, model: Classifier, config: TrainConfig, ctx: DistContext | None = None, *, settings: dict[str, Any] | None = None
+    ) -> None:
         config.check()
         self.config, self.ctx = config, ctx or DistContext()
+        self.settings = dict(settings or {})
+        self.autocast_dtype = _autocast_dtype(config.amp, self.ctx.device)
         self.model = model.to(self.ctx.device)
         self.head = model.head
         self.prototype_head = isinstance(self.head, PrototypeHead)
         if not self.prototype_head:  # a learned linear head: cross-entropy, nothing to assign
             config.assign, config.loss = "static", "ce"
-        self.tracker: ClassMeanTracker | None = None
+        self.assigner: DynamicAssigner | None = None
         if self.prototype_head and config.assign == "dynamic":
-            self.tracker = ClassMeanTracker(self.head.num_classes, self.head.dim, config.tracker_momentum).to(self.ctx.device)
+            self.assigner = DynamicAssigner(self.head, every=None, momentum=config.tracker_momentum)
         self.net: nn.Module = model
         if self.ctx.enabled:
             ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
@@ -118,6 +129,8 @@ class Trainer:
             [p for p in model.parameters() if p.requires_grad],
             lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay, nesterov=True,
         )  # fmt: skip
+        # fp16 needs loss scaling against gradient underflow; bf16 has float32's exponent range
+        self.scaler = torch.amp.GradScaler(self.ctx.device.type, enabled=config.amp == "fp16")
         self.epoch = 0
         self.step = 0
         self.result = TrainResult()
@@ -138,38 +151,29 @@ class Trainer:
         steps = steps_per_epoch(n, cfg.batch_size)
         if steps == 0:
             raise InvalidInputError(f"--batch-size {cfg.batch_size} is larger than the {n} training samples")
-        self.normalize = Normalizer(data.x_train)
-        interval = max(1, round(cfg.assign_every * steps))
+        self.normalize = data.normalizer()
         total = cfg.epochs * steps
-        if self.tracker is not None and self.step == 0 and cfg.assign_init == "means":
-            t0 = time.perf_counter()
-            self.initial_changes = self.initial_assignment(data)
-            self.initial_seconds = time.perf_counter() - t0
+        if self.assigner is not None:
+            self.assigner.every = max(1, round(cfg.assign_every * steps))
+            if self.step == 0 and cfg.assign_init == "means":
+                t0 = time.perf_counter()
+                self.initial_changes = self.initial_assignment(data)
+                self.initial_seconds = time.perf_counter() - t0
         while self.epoch < cfg.epochs:
             self.net.train()
             start, assign_time, changes = time.perf_counter(), 0.0, 0
             loss_sum = torch.zeros(3, dtype=torch.float64, device=ctx.device)  # loss*n, correct, n
-            # augmentation is drawn for the global batch, then split: the same images, crops
-            # and flips whatever the number of processes
-            aug = torch.Generator().manual_seed(cfg.seed * 7919 + self.epoch)
-            for i, batch in enumerate(epoch_batches(n, cfg.batch_size, seed=cfg.seed, epoch=self.epoch)):
-                x = augment_batch(data.x_train[batch], aug) if data.augment else data.x_train[batch]
-                x = self.normalize(x[ctx.rank :: ctx.world_size].to(ctx.device, non_blocking=True))
-                y = data.y_train[batch[ctx.rank :: ctx.world_size]].to(ctx.device, non_blocking=True)
+            for i, (x, y) in enumerate(self.batches(data, "train", epoch=self.epoch)):
                 self._set_lr(self.step, total)
-                features, logits = self.net(x)
-                loss = self._loss(features, logits, y)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
-                if self.tracker is not None:
-                    self.tracker.update(features, y, ctx.all_reduce if ctx.enabled else None)
+                features, logits, loss = self._forward_backward(x, y)
+                if self.assigner is not None:
+                    t0 = time.perf_counter()
+                    moved = self.assigner.step(features, y)
+                    if moved is not None:
+                        changes += moved
+                        assign_time += time.perf_counter() - t0
                 loss_sum += torch.stack([loss.detach().double() * len(y), (logits.argmax(1) == y).sum().double(), torch.tensor(len(y), dtype=torch.float64, device=ctx.device)])
                 self.step += 1
-                if self.tracker is not None and self.step % interval == 0:
-                    t0 = time.perf_counter()
-                    changes += self.reassign()
-                    assign_time += time.perf_counter() - t0
                 if on_step is not None:
                     on_step(i + 1, steps)
             if ctx.device.type == "cuda":
@@ -191,6 +195,32 @@ class Trainer:
         self.result.final = self.summary(data)
         return self.result
 
+    def batches(self, data: Dataset, split: str, *, epoch: int = 0, augment: bool = True) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """This rank's (inputs, labels) on the device, normalised: the one place the Trainer
+        reads data. ``train``: this rank's share of each global batch of ``epoch`` (the same
+        images for any world size); ``test``: batches of ``batch_size`` dealt to the ranks in turn
+        (the training batch size bounds evaluation's activation memory too)."""
+        assert self.normalize is not None
+        cfg, ctx = self.config, self.ctx
+        if split == "train":
+            stored = data.train_batches(cfg.batch_size, seed=cfg.seed, epoch=epoch, rank=ctx.rank, world=ctx.world_size, augment=augment)
+        else:
+            stored = data.test_batches(cfg.batch_size, rank=ctx.rank, world=ctx.world_size)
+        for x, y in stored:
+            yield self.normalize(x.to(ctx.device, non_blocking=True)), y.to(ctx.device, non_blocking=True)
+
+    def _forward_backward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One optimisation step, under autocast with ``amp``; the loss is taken in float32."""
+        with torch.autocast(self.ctx.device.type, dtype=self.autocast_dtype or torch.float32, enabled=self.autocast_dtype is not None):
+            features, logits = self.net(x)
+        features = features.float()
+        loss = self._loss(features, logits.float(), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return features.detach(), logits.detach(), loss
+
     def _set_lr(self, step: int, total: int) -> None:
         lr = 0.5 * self.config.lr * (1 + math.cos(math.pi * step / total))  # cosine schedule
         for group in self.optimizer.param_groups:
@@ -209,46 +239,37 @@ class Trainer:
         arbitrary start: features of related inputs start out near each other, and the first
         epoch then pulls them to prototypes that are near each other too.
 
-        The means are plain averages over the first ``init_batches`` batches of epoch 0 (no
-        gradient, batch-norm statistics left untouched); the tracker starts from zero as eq. 8
-        says.
+        The means are plain averages over the first ``init_batches`` global batches of epoch 0
+        (no augmentation, no gradient, batch-norm statistics left untouched); the tracker starts
+        from zero as eq. 8 says.
         """
-        assert self.tracker is not None and self.normalize is not None
-        c, d = self.tracker.means.shape
-        stats = torch.zeros(c, d + 1, dtype=self.tracker.means.dtype, device=self.ctx.device)
+        assert self.assigner is not None
+        c, d = self.head.num_classes, self.head.dim
+        stats = torch.zeros(c, d + 1, dtype=torch.float32, device=self.ctx.device)
         self.model.eval()
-        batches = epoch_batches(len(data.y_train), self.config.batch_size, seed=self.config.seed, epoch=0, rank=self.ctx.rank, world=self.ctx.world_size)
-        for _, idx in zip(range(self.config.init_batches), batches):
-            features, _ = self.model(self.normalize(data.x_train[idx].to(self.ctx.device)))
-            stats += class_feature_sums(features.to(stats.dtype), data.y_train[idx].to(self.ctx.device), c)
-        self.ctx.all_reduce(stats)
-        means = stats[:, :d] / stats[:, d:].clamp_min(1)
-        return self._install(means)
+        for _, (x, y) in zip(range(self.config.init_batches), self.batches(data, "train", epoch=0, augment=False)):
+            features, _ = self.model(x)
+            classes, sums, counts = self.assigner.global_class_sums(features, y)
+            stats[classes, :d] += sums
+            stats[classes, d] += counts
+        return self.assigner.assign(stats[:, :d] / stats[:, d:].clamp_min(1))
 
     @torch.no_grad()
-    def reassign(self) -> int:
-        """Solve eq. 9 on rank 0 from the tracked means, broadcast, install; labels moved."""
-        assert self.tracker is not None
-        return self._install(self.tracker.means)
+    def predict_counts(self, data: Dataset) -> np.ndarray:
+        """Per test class: (correct, total) of the saved model, summed over ranks (each scores
+        a shard), in float32 whatever ``amp`` says.
 
-    def _install(self, means: torch.Tensor) -> int:
-        perm = torch.empty(self.head.num_classes, dtype=torch.long, device=self.ctx.device)
-        if self.ctx.is_main:
-            perm.copy_(assign_labels(means, self.head.prototypes, previous=self.head.assignment))
-        self.ctx.broadcast(perm)
-        return self.head.set_assignment(perm)
-
-    @torch.no_grad()
-    def predict_counts(self, data: Dataset, batch_size: int = 1024) -> np.ndarray:
-        """Per test class: (correct, total), summed over ranks (each evaluates a shard)."""
-        assert self.normalize is not None
+        Under DDP the ranks' parameters are identical but batch-norm running statistics are
+        each rank's own; rank 0's (those in the checkpoint) are first given to every rank, so
+        the shards are scored by one model, the one saved.
+        """
         self.model.eval()
+        if self.ctx.enabled:
+            for buffer in self.model.backbone.buffers():
+                self.ctx.broadcast(buffer)
         c = self.head.num_classes
         counts = torch.zeros(2, c, dtype=torch.float64, device=self.ctx.device)
-        n = len(data.y_test)
-        for start in range(self.ctx.rank * batch_size, n, batch_size * self.ctx.world_size):
-            x = self.normalize(data.x_test[start : start + batch_size].to(self.ctx.device))
-            y = data.y_test[start : start + batch_size].to(self.ctx.device)
+        for x, y in self.batches(data, "test"):
             _, logits = self.model(x)
             counts[0].index_add_(0, y, (logits.argmax(1) == y).double())
             counts[1].index_add_(0, y, torch.ones_like(y, dtype=torch.float64))
@@ -287,11 +308,12 @@ class Trainer:
             "format": CHECKPOINT_FORMAT,
             "version": CHECKPOINT_VERSION,
             "config": asdict(self.config),
+            "settings": self.settings,
             "prototype_sha256": getattr(self.head, "prototype_sha256", None),
-            "assignment": self.head.assignment.cpu() if self.prototype_head else None,
             "model": self.model.state_dict(),
-            "tracker": None if self.tracker is None else self.tracker.state_dict(),
+            "assigner": None if self.assigner is None else self.assigner.state_dict(),
             "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
             "epoch": self.epoch,
             "step": self.step,
             "history": [asdict(r) for r in self.result.history],
@@ -312,29 +334,30 @@ class Trainer:
                 os.unlink(tmp)
 
     def load(self, path: Path) -> None:
-        """Resume from ``path``; refuses a checkpoint made with other prototypes or settings."""
-        try:
-            state = torch.load(path, map_location=self.ctx.device, weights_only=True)
-        except Exception as e:
-            raise ProtobankError(f"cannot read checkpoint {path}: {e}") from None
-        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-            raise ProtobankError(f"{path} is not a protobank training checkpoint")
+        """Resume from ``path``; refuses a checkpoint made with other prototypes, or with any
+        other data, model or optimisation setting (all but :data:`RESUMABLE_CHANGES`)."""
+        state = read_checkpoint(path, self.ctx.device)
         mine = getattr(self.head, "prototype_sha256", None)
         if state["prototype_sha256"] != mine:
             raise ProtobankError(
                 f"checkpoint {path} was trained with prototypes sha256 {str(state['prototype_sha256'])[:12]}, "
                 f"but these prototypes are {str(mine)[:12]}: resume with the same --prototypes"
             )
-        saved = dict(state["config"])
-        now = asdict(self.config)
-        differ = [k for k in ("assign", "loss", "batch_size", "seed") if saved.get(k) != now.get(k)]
+        saved = {**state["settings"], **state["config"]}
+        now = {**self.settings, **asdict(self.config)}
+        differ = [k for k in sorted(saved.keys() | now.keys()) if k not in RESUMABLE_CHANGES and saved.get(k) != now.get(k)]
         if differ:
-            raise ProtobankError(f"checkpoint {path} was made with other settings: " + ", ".join(f"{k}={saved[k]!r} (now {now[k]!r})" for k in differ))
+            changes = ", ".join(f"{k}={saved.get(k)!r} (now {now.get(k)!r})" for k in differ)
+            raise ProtobankError(
+                f"checkpoint {path} was made with other settings: {changes}; resume with the same options, "
+                "or start a new run in another --out"
+            )
         try:
             self.model.load_state_dict(state["model"])
-            if self.tracker is not None and state["tracker"] is not None:
-                self.tracker.load_state_dict(state["tracker"])
+            if self.assigner is not None and state["assigner"] is not None:
+                self.assigner.load_state_dict(state["assigner"])
             self.optimizer.load_state_dict(state["optimizer"])
+            self.scaler.load_state_dict(state["scaler"])
         except (RuntimeError, ValueError, KeyError) as e:
             # torch's first line is only "Error(s) in loading state_dict for ...": show the cause
             lines = [line.strip() for line in str(e).splitlines() if line.strip()]
@@ -346,6 +369,29 @@ class Trainer:
         self.result.history = [EpochRecord(**r) for r in state["history"]]
 
 
+def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
+    """A training checkpoint's contents, after checking that it is one this version reads."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:
+        raise ProtobankError(f"cannot read checkpoint {path}: {e}") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise ProtobankError(f"{path} is not a protobank training checkpoint")
+    if state.get("version") != CHECKPOINT_VERSION:
+        raise ProtobankError(
+            f"checkpoint {path} has format version {state.get('version')}, this protobank reads version "
+            f"{CHECKPOINT_VERSION}: train it again with this version"
+        )
+    return state
+
+
+def _autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of ``--amp`` on ``device`` (None: full precision)."""
+    if amp == "fp16" and device.type != "cuda":
+        raise InvalidInputError(f"--amp fp16 needs a CUDA device (this run is on {device}); use --amp bf16")
+    return {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+
+
 def _accuracies(counts: np.ndarray) -> tuple[float, float, np.ndarray]:
     """Top-1 and balanced top-1 in percent, and per-class accuracy (NaN for absent classes)."""
     correct, total = counts
@@ -355,8 +401,9 @@ def _accuracies(counts: np.ndarray) -> tuple[float, float, np.ndarray]:
 
 def _no_buffer_sync() -> dict[str, bool]:
     """DDP keyword for not re-broadcasting buffers every step: the assignment is broadcast
-    when it changes, the prototypes never change, batch-norm statistics stay per rank
-    (``forward_sync_buffers`` in newer torch, ``broadcast_buffers`` before)."""
+    when it changes, the prototypes never change, batch-norm statistics are given rank 0's
+    before each evaluation (``forward_sync_buffers`` in newer torch, ``broadcast_buffers``
+    before)."""
     import inspect
 
     params = inspect.signature(nn.parallel.DistributedDataParallel.__init__).parameters
