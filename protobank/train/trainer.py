@@ -44,6 +44,8 @@ class TrainConfig:
     tracker_momentum: float = 0.9
     loss: str = "ipm"  # ipm | ce (prototype head); the softmax head always uses ce
     ce_scale: float = 16.0
+    warmup_epochs: float = 0.0  # linear learning-rate warm-up before the cosine decay
+    feature_bn: bool = False  # batch norm (no affine) on the d features, before any head
     seed: int = 0
 
     def check(self) -> None:
@@ -57,6 +59,10 @@ class TrainConfig:
             raise InvalidInputError(f"--loss must be ipm or ce, got {self.loss!r}")
         if self.assign_init not in ("means", "identity"):
             raise InvalidInputError(f"--assign-init must be means or identity, got {self.assign_init!r}")
+        if not (self.ce_scale > 0 and math.isfinite(self.ce_scale)):
+            raise InvalidInputError(f"--ce-scale must be a positive number, got {self.ce_scale}")
+        if not (self.warmup_epochs >= 0 and math.isfinite(self.warmup_epochs)):
+            raise InvalidInputError(f"--warmup-epochs must be a number >= 0, got {self.warmup_epochs}")
         if not (self.assign_every > 0 and math.isfinite(self.assign_every)):
             raise InvalidInputError(f"--assign-every must be a positive number of epochs, got {self.assign_every}")
 
@@ -141,6 +147,7 @@ class Trainer:
         self.normalize = Normalizer(data.x_train)
         interval = max(1, round(cfg.assign_every * steps))
         total = cfg.epochs * steps
+        warmup = round(cfg.warmup_epochs * steps)
         if self.tracker is not None and self.step == 0 and cfg.assign_init == "means":
             t0 = time.perf_counter()
             self.initial_changes = self.initial_assignment(data)
@@ -156,7 +163,7 @@ class Trainer:
                 x = augment_batch(data.x_train[batch], aug) if data.augment else data.x_train[batch]
                 x = self.normalize(x[ctx.rank :: ctx.world_size].to(ctx.device, non_blocking=True))
                 y = data.y_train[batch[ctx.rank :: ctx.world_size]].to(ctx.device, non_blocking=True)
-                self._set_lr(self.step, total)
+                self._set_lr(self.step, total, warmup)
                 features, logits = self.net(x)
                 loss = self._loss(features, logits, y)
                 self.optimizer.zero_grad(set_to_none=True)
@@ -191,8 +198,11 @@ class Trainer:
         self.result.final = self.summary(data)
         return self.result
 
-    def _set_lr(self, step: int, total: int) -> None:
-        lr = 0.5 * self.config.lr * (1 + math.cos(math.pi * step / total))  # cosine schedule
+    def _set_lr(self, step: int, total: int, warmup: int = 0) -> None:
+        """Cosine decay from ``lr`` to 0 over ``total`` steps, scaled by a linear ramp over the
+        first ``warmup`` steps."""
+        ramp = min(1.0, (step + 1) / warmup) if warmup else 1.0
+        lr = ramp * 0.5 * self.config.lr * (1 + math.cos(math.pi * step / total))
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
