@@ -1,7 +1,7 @@
 """Plot test top-1 against d for the heads of one or more train_compare.py result files.
 
 Usage: python benchmarks/plot_accuracy_vs_d.py runs.json [more.json] --out docs/glyphs_accuracy_vs_d.png \
-           [--epochs 4] [--curve "softmax=softmax" --curve "dynamic, ce + bn=dynamic-ce feature_bn=True"]
+           [--epochs 4 --batch-size 32 --lr 0.05] [--curve "softmax=softmax" --curve "dynamic, ce + bn=dynamic-ce feature_bn=True"]
 A curve is NAME=LABEL, LABEL as train_compare.py prints it (mode plus settings); each point is
 the mean over seeds, with the seeds' range as an error bar. Default curves: softmax, static,
 dynamic.
@@ -22,22 +22,27 @@ import matplotlib.pyplot as plt  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_compare import _label  # noqa: E402
 
+from protobank.train.trainer import TrainConfig  # noqa: E402
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("results", nargs="+", type=Path)
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--epochs", type=int, default=4, help="the grid's budget (other budgets are labelled)")
+    ap.add_argument("--epochs", type=int, default=3, help="as given to train_compare.py (labels name what differs)")
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=0.1)
     ap.add_argument("--curve", action="append", help="NAME=LABEL")
     ap.add_argument("--title", default="")
     args = ap.parse_args()
+    reference = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr)
     runs = [r for path in args.results for r in json.loads(path.read_text())]
     curves = [c.split("=", 1) for c in args.curve] if args.curve else [[m, m] for m in ("softmax", "static", "dynamic")]
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, label in curves:
         by_d: dict[int, list[float]] = {}
         for r in runs:
-            if _label(r, args.epochs) == label:
+            if _label(r, reference) == label:
                 by_d.setdefault(r["dim"], []).append(r["test_top1"])
         if not by_d:
             sys.exit(f"error: no run labelled {label!r} in {', '.join(map(str, args.results))}")

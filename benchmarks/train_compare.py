@@ -52,7 +52,8 @@ def main() -> None:
     ap.add_argument("--imbalance", type=float)
     ap.add_argument("--json")
     args = ap.parse_args()
-    base = _apply(TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr), args.set)
+    reference = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr)
+    base = _apply(replace(reference), args.set)
     runs = []
     if args.json and os.path.exists(args.json):  # continue an interrupted benchmark
         with open(args.json) as f:
@@ -71,7 +72,7 @@ def main() -> None:
                 m = run_training(opts, DistContext())
                 m.update(mode=mode, wall_seconds=time.perf_counter() - t0)
                 runs.append(m)
-                print(f"d={d} {_label(m, args.epochs)} seed={seed}: top-1 {m['test_top1']:.2f}  balanced {m['test_balanced_top1']:.2f}  "
+                print(f"d={d} {_label(m, reference)} seed={seed}: top-1 {m['test_top1']:.2f}  balanced {m['test_balanced_top1']:.2f}  "
                       f"({m['wall_seconds']:.0f} s)", flush=True)
                 if args.json:
                     with open(args.json, "w") as f:
@@ -82,8 +83,8 @@ def main() -> None:
           + (" cos same super-class | cos different |" if related else ""))  # fmt: skip
     print("|---|---|---|---|" + "---|" * (len(extra) + 2 * related))
     for d in args.dims:
-        for label in dict.fromkeys(_label(r, args.epochs) for r in runs if r["dim"] == d):
-            sel = [r for r in runs if r["dim"] == d and _label(r, args.epochs) == label]
+        for label in dict.fromkeys(_label(r, reference) for r in runs if r["dim"] == d):
+            sel = [r for r in runs if r["dim"] == d and _label(r, reference) == label]
             cells = [_stat([r[k] for r in sel]) for k in ("test_top1", "test_balanced_top1", *extra)]
             if related:
                 cells += [_stat([r.get("related_prototype_cosine", {}).get(k) for r in sel], 3)
@@ -103,10 +104,10 @@ def _apply(cfg: TrainConfig, settings: list[str]) -> TrainConfig:
     return cfg
 
 
-def _label(run: dict, epochs: int) -> str:
-    """A run's mode plus every setting that differs from the mode's defaults (the seed aside;
-    the epochs when they differ from ``epochs``)."""
-    default = asdict(replace(TrainConfig(epochs=epochs), **MODES[run["mode"]][1]))
+def _label(run: dict, reference: TrainConfig) -> str:
+    """A run's mode plus every setting (the seed aside) that differs from ``reference`` (the
+    command line's epochs, batch size and learning rate) with the mode's settings applied."""
+    default = asdict(replace(reference, **MODES[run["mode"]][1]))
     diff = [f"{k}={v}" for k, v in run["config"].items() if k != "seed" and v != default.get(k)]
     return " ".join([run["mode"], *diff])
 
