@@ -3,8 +3,11 @@
 Usage: python benchmarks/train_compare.py --data fashion-mnist --dims 2 3 4 10 --seeds 0 1 2 \
            --epochs 3 --json results.json
        python benchmarks/train_compare.py --data fashion-mnist --dims 10 --imbalance 0.01
+       python benchmarks/train_compare.py --data imagefolder --data-path glyphs --dims 10 \
+           --modes dynamic dynamic-ce --set feature_bn=true --set warmup_epochs=1
 Prints one markdown table (mean and standard deviation of test top-1 and balanced top-1 over
-seeds) and, with --json, every run's metrics; runs already in that file are not repeated.
+seeds) and, with --json, every run's metrics; runs already in that file (same d, head and
+settings) are not repeated, so one file can collect a whole grid of ablations.
 """
 
 from __future__ import annotations
@@ -14,16 +17,20 @@ import json
 import os
 import statistics
 import time
+from dataclasses import asdict, fields, replace
 
 from protobank.train.distributed import DistContext
 from protobank.train.run import RunOptions, run_training
 from protobank.train.trainer import TrainConfig
 
-MODES = {
-    "softmax": ("softmax", "static", "means"),
-    "static": ("prototypes", "static", "means"),
-    "dynamic": ("prototypes", "dynamic", "means"),
-    "dynamic-identity-start": ("prototypes", "dynamic", "identity"),
+#: mode -> (head, TrainConfig settings); --loss and --set apply on top (--loss to prototype heads)
+MODES: dict[str, tuple[str, dict]] = {
+    "softmax": ("softmax", {"assign": "static", "loss": "ce"}),
+    "static": ("prototypes", {"assign": "static"}),
+    "dynamic": ("prototypes", {"assign": "dynamic"}),
+    "dynamic-identity-start": ("prototypes", {"assign": "dynamic", "assign_init": "identity"}),
+    "static-ce": ("prototypes", {"assign": "static", "loss": "ce"}),
+    "dynamic-ce": ("prototypes", {"assign": "dynamic", "loss": "ce"}),
 }
 DEFAULT_MODES = ["softmax", "static", "dynamic"]
 
@@ -39,28 +46,33 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--lr", type=float, default=0.1)
     ap.add_argument("--backbone")
-    ap.add_argument("--loss", default="ipm", choices=["ipm", "ce"], help="loss of the prototype heads")
+    ap.add_argument("--loss", choices=["ipm", "ce"], help="loss of the prototype heads (default: the mode's)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a TrainConfig field for every run, e.g. warmup_epochs=1 or feature_bn=true")  # fmt: skip
     ap.add_argument("--imbalance", type=float)
     ap.add_argument("--json")
     args = ap.parse_args()
+    reference = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr)
+    base = _apply(replace(reference), args.set)
     runs = []
     if args.json and os.path.exists(args.json):  # continue an interrupted benchmark
         with open(args.json) as f:
             runs = json.load(f)
     for d in args.dims:
         for mode in args.modes:
-            head, assign, init = MODES[mode]
+            head, settings = MODES[mode]
             for seed in args.seeds:
-                if any(r["dim"] == d and r["mode"] == mode and r["config"]["seed"] == seed for r in runs):
+                cfg = replace(base, **settings, seed=seed)
+                if args.loss and head == "prototypes":
+                    cfg.loss = args.loss
+                if any(r["dim"] == d and r["head"] == head and r["config"] == asdict(cfg) for r in runs):
                     continue
-                cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, assign=assign,
-                                  assign_init=init, loss=args.loss, seed=seed)  # fmt: skip
                 opts = RunOptions(args.data, args.data_path, d, None, head, args.backbone, args.imbalance, None, False, cfg)
                 t0 = time.perf_counter()
                 m = run_training(opts, DistContext())
                 m.update(mode=mode, wall_seconds=time.perf_counter() - t0)
                 runs.append(m)
-                print(f"d={d} {mode:8s} seed={seed}: top-1 {m['test_top1']:.2f}  balanced {m['test_balanced_top1']:.2f}  "
+                print(f"d={d} {_label(m, reference)} seed={seed}: top-1 {m['test_top1']:.2f}  balanced {m['test_balanced_top1']:.2f}  "
                       f"({m['wall_seconds']:.0f} s)", flush=True)
                 if args.json:
                     with open(args.json, "w") as f:
@@ -71,13 +83,33 @@ def main() -> None:
           + (" cos same super-class | cos different |" if related else ""))  # fmt: skip
     print("|---|---|---|---|" + "---|" * (len(extra) + 2 * related))
     for d in args.dims:
-        for mode in args.modes:
-            sel = [r for r in runs if r["dim"] == d and r["mode"] == mode]
+        for label in dict.fromkeys(_label(r, reference) for r in runs if r["dim"] == d):
+            sel = [r for r in runs if r["dim"] == d and _label(r, reference) == label]
             cells = [_stat([r[k] for r in sel]) for k in ("test_top1", "test_balanced_top1", *extra)]
             if related:
                 cells += [_stat([r.get("related_prototype_cosine", {}).get(k) for r in sel], 3)
                           for k in ("same_super_class", "different_super_class")]  # fmt: skip
-            print(f"| {d} | {mode} | " + " | ".join(cells) + " |")
+            print(f"| {d} | {label} | " + " | ".join(cells) + " |")
+
+
+def _apply(cfg: TrainConfig, settings: list[str]) -> TrainConfig:
+    """``cfg`` with each ``KEY=VALUE`` of ``settings`` set, the value parsed as the field's type."""
+    types = {f.name: type(getattr(cfg, f.name)) for f in fields(cfg)}
+    for item in settings:
+        key, _, value = item.partition("=")
+        if key not in types:
+            raise SystemExit(f"error: --set {item}: unknown TrainConfig field; choose one of {', '.join(types)}")
+        kind = types[key]
+        setattr(cfg, key, value.lower() in ("1", "true", "yes") if kind is bool else kind(value))
+    return cfg
+
+
+def _label(run: dict, reference: TrainConfig) -> str:
+    """A run's mode plus every setting (the seed aside) that differs from ``reference`` (the
+    command line's epochs, batch size and learning rate) with the mode's settings applied."""
+    default = asdict(replace(reference, **MODES[run["mode"]][1]))
+    diff = [f"{k}={v}" for k, v in run["config"].items() if k != "seed" and v != default.get(k)]
+    return " ".join([run["mode"], *diff])
 
 
 def _stat(values: list, digits: int = 2) -> str:

@@ -28,6 +28,9 @@ def train(
     assign_every: float = typer.Option(1.0, "--assign-every", help="Epochs between assignment updates (0.25: four per epoch)."),
     assign_init: str = typer.Option("means", "--assign-init", help="First assignment: means (untrained network's class means) or identity (label i -> prototype i)."),
     loss: str = typer.Option("ipm", help="ipm (eq. 6) or ce (cross-entropy on scaled cosines)."),
+    ce_scale: float = typer.Option(16.0, "--ce-scale", help="Scale of the cosines under --loss ce (a softmax temperature of 1/scale)."),
+    warmup_epochs: float = typer.Option(0.0, "--warmup-epochs", help="Linear learning-rate warm-up, in epochs, before the cosine decay."),
+    feature_bn: bool = typer.Option(False, "--feature-bn/--no-feature-bn", help="Batch norm (no affine) on the d features before the head."),
     backbone: Optional[str] = typer.Option(None, help="resnet32, cnn, mlp, torchvision:NAME or timm:NAME (random init, classifier replaced by a d-dim projection); default: cnn for images, mlp for vectors."),
     epochs: int = typer.Option(10, help="Training epochs."),
     batch_size: int = typer.Option(128, "--batch-size", help="Global batch size (split over processes)."),
@@ -60,7 +63,8 @@ def train(
         return
     config = TrainConfig(
         epochs=epochs, batch_size=batch_size, lr=lr, assign=assign, assign_every=assign_every,
-        assign_init=assign_init, loss=loss, seed=seed, amp=amp,
+        assign_init=assign_init, loss=loss, ce_scale=ce_scale, warmup_epochs=warmup_epochs,
+        feature_bn=feature_bn, seed=seed, amp=amp,
     )
     opts = RunOptions(
         data=data, data_path=str(data_path) if data_path else None, dim=dim, prototypes=prototypes, head=head,
@@ -96,6 +100,8 @@ def _forwarded_args(values: dict[str, Any]) -> list[str]:
             args.append("--progress" if value else "--no-progress")
         elif name == "resume":
             args += ["--resume"] if value else []
+        elif isinstance(value, bool):
+            args.append(flag if value else "--no-" + flag[2:])
         else:
             args += [flag, str(value)]
     return args

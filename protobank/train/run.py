@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from .._version import __version__
 from ..errors import InvalidInputError, ProtobankError
@@ -104,6 +105,8 @@ def default_backbone(data: Dataset) -> str:
 
 def build_model(opts: RunOptions, data: Dataset, prototypes: Prototypes | None) -> Classifier:
     backbone = build_backbone(opts.backbone or default_backbone(data), data.input_shape, opts.dim)
+    if opts.config.feature_bn:  # standardise each feature over the batch: centred directions
+        backbone = nn.Sequential(backbone, nn.BatchNorm1d(opts.dim, affine=False))
     if opts.head == "softmax":
         return Classifier(backbone, SoftmaxHead(opts.dim, data.num_classes))
     assert prototypes is not None

@@ -47,6 +47,8 @@ class TrainConfig:
     tracker_momentum: float = 0.9
     loss: str = "ipm"  # ipm | ce (prototype head); the softmax head always uses ce
     ce_scale: float = 16.0
+    warmup_epochs: float = 0.0  # linear learning-rate warm-up before the cosine decay
+    feature_bn: bool = False  # batch norm (no affine) on the d features, before any head
     seed: int = 0
     amp: str = "off"  # off | bf16 (CPU, CUDA) | fp16 (CUDA, with a gradient scaler)
 
@@ -61,6 +63,10 @@ class TrainConfig:
             raise InvalidInputError(f"--loss must be ipm or ce, got {self.loss!r}")
         if self.assign_init not in ("means", "identity"):
             raise InvalidInputError(f"--assign-init must be means or identity, got {self.assign_init!r}")
+        if not (self.ce_scale > 0 and math.isfinite(self.ce_scale)):
+            raise InvalidInputError(f"--ce-scale must be a positive number, got {self.ce_scale}")
+        if not (self.warmup_epochs >= 0 and math.isfinite(self.warmup_epochs)):
+            raise InvalidInputError(f"--warmup-epochs must be a number >= 0, got {self.warmup_epochs}")
         if not (self.assign_every > 0 and math.isfinite(self.assign_every)):
             raise InvalidInputError(f"--assign-every must be a positive number of epochs, got {self.assign_every}")
         if self.amp not in AMP_MODES:
@@ -153,6 +159,7 @@ class Trainer:
             raise InvalidInputError(f"--batch-size {cfg.batch_size} is larger than the {n} training samples")
         self.normalize = data.normalizer()
         total = cfg.epochs * steps
+        warmup = round(cfg.warmup_epochs * steps)
         if self.assigner is not None:
             self.assigner.every = max(1, round(cfg.assign_every * steps))
             if self.step == 0 and cfg.assign_init == "means":
@@ -164,7 +171,7 @@ class Trainer:
             start, assign_time, changes = time.perf_counter(), 0.0, 0
             loss_sum = torch.zeros(3, dtype=torch.float64, device=ctx.device)  # loss*n, correct, n
             for i, (x, y) in enumerate(self.batches(data, "train", epoch=self.epoch)):
-                self._set_lr(self.step, total)
+                self._set_lr(self.step, total, warmup)
                 features, logits, loss = self._forward_backward(x, y)
                 if self.assigner is not None:
                     t0 = time.perf_counter()
@@ -221,8 +228,11 @@ class Trainer:
         self.scaler.update()
         return features.detach(), logits.detach(), loss
 
-    def _set_lr(self, step: int, total: int) -> None:
-        lr = 0.5 * self.config.lr * (1 + math.cos(math.pi * step / total))  # cosine schedule
+    def _set_lr(self, step: int, total: int, warmup: int = 0) -> None:
+        """Cosine decay from ``lr`` to 0 over ``total`` steps, scaled by a linear ramp over the
+        first ``warmup`` steps."""
+        ramp = min(1.0, (step + 1) / warmup) if warmup else 1.0
+        lr = ramp * 0.5 * self.config.lr * (1 + math.cos(math.pi * step / total))
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
