@@ -9,10 +9,13 @@ import typer
 from rich.table import Table
 
 from . import app
-from ._common import fmt, out_console, parse_params, print_json, show_progress
+from ._common import examples, fmt, out_console, parse_params, print_json, show_progress
 
 
-@app.command()
+@app.command(epilog=examples(
+    "protobank generate --d 50 --c 100", "protobank generate --d 64 --c 1000 --out p.h5 --json",
+    "protobank generate --d 50 --c 100 --method gaussian -p t=2 -p subset=50"
+))
 def generate(
     d: int = typer.Option(..., "--d", "--dim", min=1, help="Embedding dimension."),
     c: int = typer.Option(..., "--c", "--classes", min=2, help="Number of prototypes (classes)."),
