@@ -56,19 +56,7 @@ def generate(
     else:
         target = out / Path(artifact_name(p)).name if out.is_dir() else out
         write(p, target, overwrite=overwrite)
-    summary = {
-        "path": str(target),
-        "d": p.d,
-        "c": p.c,
-        "method": p.method,
-        "seed": p.seed,
-        "iterations": p.iterations,
-        "dtype": p.dtype,
-        "content_sha256": p.content_sha256,
-        "method_params": p.method_params,
-        "metrics": p.metrics,
-        "device": p.provenance.get("device"),
-    }
+    summary = {**p.summary(), "path": str(target), "device": p.provenance.get("device")}
     if json_output:
         print_json(summary)
         return
