@@ -128,3 +128,31 @@ def test_an_entry_whose_file_holds_other_content_is_refused(tmp_path):
     index.write_index(tmp_path, [dataclasses.replace(entry, file_sha256=None)])
     with pytest.raises(protobank.ChecksumMismatchError, match="the index says"):
         protobank.load(D, C, bank=tmp_path, method="random")
+
+
+def test_threads_publishing_at_once_lose_no_index_entry(monkeypatch):
+    import threading
+    import time
+
+    def slow_write_index(root, entries):  # a slow file system: a wide read-modify-write window
+        time.sleep(0.5)
+        return index.write_index(root, entries)
+
+    made = [protobank.generate(D, C, method="random", seed=s) for s in range(6)]
+    cache.publish(made.pop())  # the index exists: the threads read and rewrite it
+    monkeypatch.setattr(cache, "write_index", slow_write_index)
+    errors = []
+
+    def publish(p):
+        try:
+            cache.publish(p)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=publish, args=(p,)) for p in made]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(index.read_index(cache.cache_dir())) == 6
