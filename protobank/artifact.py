@@ -9,8 +9,10 @@ final name, and a published file is never opened for writing again.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -22,6 +24,7 @@ import numpy as np
 from . import schema
 from ._version import __version__
 from .errors import (
+    ArtifactAccessError,
     ArtifactExistsError,
     ChecksumMismatchError,
     InvalidArtifactError,
@@ -91,8 +94,11 @@ def _check_file(path: Path) -> None:
         raise PrototypesNotFoundError(f"{path}: no such file")
     if not path.is_file():
         raise InvalidArtifactError(f"{path}: not a regular file")
-    with open(path, "rb") as fh:
-        head = fh.read(8)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise ArtifactAccessError(f"{path}: cannot open or read the file ({exc.strerror or exc})") from exc
     if head != b"\x89HDF\r\n\x1a\n":
         raise InvalidArtifactError(
             f"{path}: not an HDF5 file (for .npy/.npz/.pt matrices use `protobank inspect`)"
@@ -112,12 +118,27 @@ def read(path: str | os.PathLike, *, verify: bool = True) -> Prototypes:
     path = Path(path)
     _check_file(path)
     try:
-        with h5py.File(path, "r") as f:
+        # Artifacts are immutable, so no lock is needed, and locks fail on Lustre, GPFS and NFS.
+        with h5py.File(path, "r", locking=False) as f:
             return _read_open(f, path, verify)
     except InvalidArtifactError:
         raise
-    except Exception as exc:  # h5py raises OSError, KeyError, ValueError, ... on corrupt files
+    except OSError as exc:
+        if _is_access_error(exc):
+            raise ArtifactAccessError(f"{path}: cannot open or read the file ({exc}); check its permissions and the file system") from exc
         raise InvalidArtifactError(f"{path}: corrupt or truncated HDF5 file ({exc})") from exc
+    except Exception as exc:  # h5py raises KeyError, ValueError, ... on corrupt files
+        raise InvalidArtifactError(f"{path}: corrupt or truncated HDF5 file ({exc})") from exc
+
+
+_ACCESS_ERRNOS = {errno.EACCES, errno.EPERM, errno.ENOLCK, errno.EAGAIN, errno.EBUSY, errno.EIO, errno.EROFS}
+# h5py reports HDF5's own failures as OSError with the errno only in the message.
+_ACCESS_TEXT = re.compile(r"unable to lock|permission denied|errno = (%s)\b" % "|".join(str(e) for e in sorted(_ACCESS_ERRNOS)), re.I)
+
+
+def _is_access_error(exc: OSError) -> bool:
+    """Whether an OSError means "cannot open, lock or read" rather than "the bytes are bad"."""
+    return exc.errno in _ACCESS_ERRNOS or bool(_ACCESS_TEXT.search(str(exc)))
 
 
 def _read_open(f: Any, path: Path, verify: bool) -> Prototypes:
@@ -229,17 +250,19 @@ def write(prototypes: Prototypes, path: str | os.PathLike, *, overwrite: bool = 
         fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
         raise OutputPathError(f"cannot write into folder {folder}: {exc.strerror or exc}") from exc
-    os.close(fd)
     tmp = Path(tmp_name)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a published artifact is world-readable
+    try:
+        os.fchmod(fd, 0o666 & ~process_umask())  # mkstemp makes 0600; a published artifact is world-readable
+    finally:
+        os.close(fd)
     try:
         created = prototypes.created_utc or datetime.now(timezone.utc).isoformat(timespec="seconds")
-        with h5py.File(tmp, "w") as f:
+        with h5py.File(tmp, "w", locking=False) as f:  # a fresh, unique file nobody else opens
             _write_open(f, prototypes, created)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         read(tmp, verify=True)
-        _publish(tmp, path, overwrite)
+        publish_temp(tmp, path, overwrite=overwrite)
     except OSError as exc:
         if isinstance(exc, (ArtifactExistsError, OutputPathError)):
             raise
@@ -247,14 +270,35 @@ def write(prototypes: Prototypes, path: str | os.PathLike, *, overwrite: bool = 
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-    _fsync_dir(folder)
+    fsync_dir(folder)
     return path
 
 
-def _umask() -> int:
-    mask = os.umask(0)
+def _proc_umask() -> int | None:
+    """The umask from ``/proc/self/status`` (Linux >= 4.7 reports it there), or None."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    return None
+
+
+def _umask_by_setting() -> int:
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+# Where the kernel does not report it, the umask can only be read by setting it: done once,
+# here at import, never around a write (a set-and-restore there races with other threads).
+_UMASK_AT_IMPORT = _umask_by_setting() if _proc_umask() is None else None
+
+
+def process_umask() -> int:
+    """The process umask, read without changing it."""
+    mask = _proc_umask()
+    return mask if mask is not None else (_UMASK_AT_IMPORT if _UMASK_AT_IMPORT is not None else 0o022)
 
 
 def _write_open(f: Any, p: Prototypes, created_utc: str) -> None:
@@ -287,7 +331,9 @@ def _write_open(f: Any, p: Prototypes, created_utc: str) -> None:
             hist.create_dataset(name, data=np.asarray(values))
 
 
-def _publish(tmp: Path, path: Path, overwrite: bool) -> None:
+def publish_temp(tmp: Path, path: Path, *, overwrite: bool) -> None:
+    """Give the finished temporary file ``tmp`` its final name: a hard link that never
+    clobbers (the first of two writers wins), or ``os.replace`` with ``overwrite``."""
     if overwrite:
         os.replace(tmp, path)
         return
@@ -302,7 +348,8 @@ def _publish(tmp: Path, path: Path, overwrite: bool) -> None:
         os.replace(tmp, path)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (best effort: not every file system allows it)."""
     with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
         try:
@@ -332,7 +379,7 @@ def verify(path: str | os.PathLike, *, rtol: float = 1e-6) -> VerificationReport
     path = Path(path)
     try:
         p = read(path, verify=True)
-    except (InvalidArtifactError, PrototypesNotFoundError) as exc:
+    except (InvalidArtifactError, PrototypesNotFoundError, ArtifactAccessError) as exc:
         return VerificationReport(path, False, (str(exc),))
     fresh = geometry(p.vectors).headline()
     problems = [

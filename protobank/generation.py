@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import numbers
 import platform
 import sys
@@ -10,7 +9,7 @@ import time
 from typing import Any
 
 from ._version import __version__
-from .errors import InvalidInputError, ResourceLimitError, did_you_mean
+from .errors import InvalidInputError, ResourceLimitError
 from .measure import geometry
 from .optimize import DEFAULT_METHOD, get_method
 from .optimize.base import ProgressCallback, available_memory, resolve_device
@@ -91,13 +90,7 @@ def generate(
     if iters is not None and (isinstance(iters, bool) or not isinstance(iters, int) or iters < 1):
         raise InvalidInputError(f"iters must be a positive integer, got {iters!r}")
     spec = get_method(method)
-    accepted = set(inspect.signature(spec.run).parameters) - {"d", "c", "seed", "iters", "device", "progress"}
-    for key in method_params:
-        if key not in accepted:
-            raise InvalidInputError(
-                f"method {method!r} has no parameter {key!r}.{did_you_mean(key, accepted)} "
-                f"Its parameters: {', '.join(sorted(accepted)) or 'none'}"
-            )
+    spec.check_params(method_params)
     dev = resolve_device(device)
     if 6 * c * d * 8 > 0.8 * available_memory(dev):
         raise ResourceLimitError(f"{c} x {d} prototypes do not fit in the memory of {dev}")

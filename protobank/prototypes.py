@@ -90,18 +90,37 @@ class Prototypes:
         return torch.as_tensor(self.to_numpy(), dtype=dtype or torch.float32, device=device)
 
     def astype(self, dtype: str) -> "Prototypes":
-        """The same prototypes stored as ``float32`` or ``float64``; rows re-normalised."""
+        """The same prototypes stored as ``float32`` or ``float64``; rows re-normalised, the
+        geometry re-measured, other metrics (the run's ``seconds``) kept."""
         from .measure import geometry
 
         v = np.asarray(self.vectors, dtype=np.float64)
         v = (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(dtype)
-        return self.replace(vectors=v, metrics=geometry(v).headline())
+        return self.replace(vectors=v, metrics={**self.metrics, **geometry(v).headline()})
 
     def replace(self, **changes: Any) -> "Prototypes":
         """A copy with some fields changed (the content hash follows the vectors)."""
         fields = {k: getattr(self, k) for k in self.__dataclass_fields__}
         fields.update(changes)
         return Prototypes(**fields)
+
+    def summary(self) -> dict[str, Any]:
+        """Everything but the vectors, as plain JSON-ready values (for reports and ``--json``)."""
+        return {
+            "d": self.d,
+            "c": self.c,
+            "method": self.method,
+            "method_params": self.method_params,
+            "seed": self.seed,
+            "iterations": self.iterations,
+            "dtype": self.dtype,
+            "content_sha256": self.content_sha256,
+            "metrics": self.metrics,
+            "provenance": self.provenance,
+            "created_utc": self.created_utc,
+            "created_by": self.created_by,
+            "path": str(self.source) if self.source is not None else None,
+        }
 
     def params_json(self) -> str:
         """``method_params`` as canonical JSON (sorted keys)."""

@@ -145,3 +145,72 @@ def test_verify_recomputes_metrics(saved):
     _edit(saved, lambda f: f["metrics"].attrs.__setitem__("max_cosine", -0.5))
     report = protobank.verify(saved)
     assert not report.ok and "max_cosine" in report.problems[0]
+
+
+def test_read_needs_no_file_lock(saved):
+    """Lustre, GPFS and NFS often refuse locks; an immutable artifact is read without one."""
+    fcntl = pytest.importorskip("fcntl")
+    with open(saved, "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # what a failing lock looks like to HDF5
+        assert protobank.read(saved).c == 12
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        OSError(11, "Unable to synchronously open file (unable to lock file, errno = 11, error message = 'Resource temporarily unavailable')"),
+        PermissionError(13, "Permission denied"),
+        OSError("Unable to synchronously open file (file read failed: errno = 5, error message = 'Input/output error')"),
+    ],
+)
+def test_cannot_open_is_not_called_corrupt(saved, monkeypatch, error):
+    def refuse(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(h5py, "File", refuse)
+    with pytest.raises(protobank.ArtifactAccessError, match="cannot open") as info:
+        protobank.read(saved)
+    assert "corrupt" not in str(info.value) and not isinstance(info.value, InvalidArtifactError)
+    assert not protobank.verify(saved).ok
+
+
+def test_corrupt_is_still_called_corrupt(saved, monkeypatch):
+    def truncated(*args, **kwargs):
+        raise OSError("Unable to synchronously open file (truncated file: eof = 1024, sblock->base_addr = 0)")
+
+    monkeypatch.setattr(h5py, "File", truncated)
+    with pytest.raises(InvalidArtifactError, match="corrupt or truncated"):
+        protobank.read(saved)
+
+
+def test_publish_never_touches_the_process_umask(protos, tmp_path, monkeypatch):
+    """Setting the umask around a write races with other threads: the mode is set on the file."""
+    import os
+    import stat
+    import threading
+
+    before = os.umask(0o027)
+    try:
+        def forbidden(mask):
+            raise AssertionError("os.umask called during a write")
+
+        monkeypatch.setattr(os, "umask", forbidden)
+        errors = []
+
+        def publish(k):
+            try:
+                protobank.save(protos.replace(seed=k), tmp_path / f"p{k}.h5")
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=publish, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        modes = {stat.S_IMODE((tmp_path / f"p{k}.h5").stat().st_mode) for k in range(8)}
+        assert modes == {0o640}
+    finally:
+        monkeypatch.undo()
+        assert os.umask(before) == 0o027

@@ -36,6 +36,13 @@ def test_generate_human_summary(run_cli, tmp_path):
     assert code == 0 and "max cosine" in stdout and "gaussian" in stdout
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_generate_human_summary_in_either_dtype(run_cli, tmp_path, dtype):
+    code, stdout, err = run_cli("generate", "--d", "4", "--c", "6", "--dtype", dtype, "--out", str(tmp_path / "p.h5"))
+    assert code == 0, err
+    assert "time" in stdout and protobank.read(tmp_path / "p.h5").dtype == dtype
+
+
 def test_existing_output_needs_overwrite(run_cli, tmp_path):
     out = tmp_path / "p.h5"
     assert run_cli("generate", "--d", "3", "--c", "4", "--out", str(out))[0] == 0

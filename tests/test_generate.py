@@ -79,6 +79,37 @@ def test_dense_methods_refuse_what_cannot_fit():
         protobank.generate(8, 10_000_000, method="hpn")
 
 
+def test_memory_is_what_linux_can_hand_out(tmp_path, monkeypatch):
+    """MemAvailable (free + reclaimable page cache), not MemFree, which a page cache keeps small."""
+    import torch
+
+    from protobank.optimize import base
+
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       131072000 kB\nMemFree:          1024000 kB\nMemAvailable:   96000000 kB\n")
+    monkeypatch.setattr(base, "MEMINFO", str(meminfo))
+    assert base.available_memory(torch.device("cpu")) == 96000000 * 1024
+    monkeypatch.setattr(base, "MEMINFO", str(tmp_path / "absent"))  # other systems: sysconf
+    assert base.available_memory(torch.device("cpu")) > 0
+
+
+def test_progress_trace_works_in_blocks(monkeypatch):
+    import torch
+
+    from protobank.optimize import _torch
+
+    w = torch.as_tensor(protobank.generate(5, 37, method="random").to_numpy(), dtype=torch.float32)
+    dense = w @ w.T
+    dense.fill_diagonal_(-2.0)
+    monkeypatch.setattr(_torch, "TRACE_BLOCK_ELEMENTS", 37 * 4)  # blocks of 4 rows
+    assert _torch.max_offdiag_cosine(w) == float(dense.max())
+    sizes = []
+    real_matmul = torch.Tensor.__matmul__
+    monkeypatch.setattr(torch.Tensor, "__matmul__", lambda a, b: sizes.append(a.shape[0] * b.shape[1]) or real_matmul(a, b))
+    _torch.max_offdiag_cosine(w)
+    assert max(sizes) <= 37 * 4
+
+
 def test_prototypes_to_torch():
     import torch
 

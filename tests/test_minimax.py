@@ -59,3 +59,24 @@ def test_blocked_gradient_equals_dense():
     w = torch.softmax(50.0 * g.flatten(), 0).view(37, 37)
     assert torch.allclose(full[0], w @ x[0], atol=1e-12)
     assert float(top_full) == pytest.approx(float(g.max()))
+
+
+def test_sharpening_runs_without_tf32():
+    """TF32's ~1e-4 cosine error times beta up to 1e5 is noise: it is off while beta sharpens,
+    whatever the caller set, and the caller's setting comes back after."""
+    import torch
+
+    from protobank.optimize.minimax import run_minimax
+
+    matmul = torch.backends.cuda.matmul
+    previous, matmul.allow_tf32 = matmul.allow_tf32, True
+    try:
+        seen = []
+        run_minimax(3, 9, iters=20, restarts=2, polish=False, device="cpu",
+                    progress=lambda step, total, info: seen.append((step, matmul.allow_tf32)))
+        during = seen[:-1]  # the last report comes after the phases
+        assert all(flag for step, flag in during if step <= 20)
+        assert [flag for step, flag in during if step > 20] == [False] * 20
+        assert matmul.allow_tf32
+    finally:
+        matmul.allow_tf32 = previous

@@ -19,3 +19,22 @@ def test_import_is_cheap():
     code = "import sys, protobank; print(sorted(m for m in ('torch', 'scipy', 'matplotlib', 'h5py') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_torch_range_is_stated_once_and_holds_here():
+    """pyproject and README state the same torch range, and the torch running the tests is in it."""
+    import re
+    from pathlib import Path
+
+    import pytest
+    import torch
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+
+    root = Path(__file__).resolve().parents[1]
+    deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    (spec,) = [d for d in deps if d.startswith("torch")]
+    assert f"`{spec}`" in (root / "README.md").read_text()
+    low, high = re.fullmatch(r"torch>=([\d.]+),<([\d.]+)", spec).groups()
+    have = tuple(int(x) for x in re.match(r"(\d+)\.(\d+)", torch.__version__).groups())
+    assert tuple(int(x) for x in low.split(".")[:2]) <= have < (int(high), 0)

@@ -8,14 +8,15 @@ import sys
 import typer
 
 from ..errors import ProtobankError
-from ._common import err_console
+from ._common import CONTEXT, err_console
 
 app = typer.Typer(
     name="protobank",
     help="Fixed, equidistributed class prototypes on the hypersphere.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    context_settings=CONTEXT,
 )
 
 
@@ -35,7 +36,7 @@ def _root(
 
 
 def _register() -> None:
-    from . import bank, evaluate, generate, inspect, train  # noqa: F401
+    from . import artifacts, bank, cache, evaluate, generate, inspect, methods, train  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

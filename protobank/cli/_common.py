@@ -30,9 +30,24 @@ def show_progress(json_output: bool, wanted: bool) -> bool:
     return wanted and not json_output and sys.stderr.isatty()
 
 
-def print_json(doc: Any) -> None:
-    """Exactly one JSON document on stdout (non-finite floats become null)."""
-    sys.stdout.write(json.dumps(_finite(doc), indent=2, sort_keys=True) + "\n")
+# Version of the layout of the CLI's --json documents; raised when a key changes meaning or goes.
+JSON_SCHEMA_VERSION = 1
+def examples(*lines: str) -> str:
+    """A help epilog listing example command lines, one per line."""
+    return "Examples:\n\n" + "\n\n".join(f"  {line}" for line in lines)
+
+
+# Every command and group accepts -h for --help.
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+def print_json(doc: dict[str, Any]) -> None:
+    """Exactly one JSON object on stdout, stamped with ``protobank_version`` and
+    ``schema_version`` (non-finite floats become null)."""
+    from .._version import __version__
+
+    stamped = {**doc, "protobank_version": __version__, "schema_version": JSON_SCHEMA_VERSION}
+    sys.stdout.write(json.dumps(_finite(stamped), indent=2, sort_keys=True) + "\n")
 
 
 def _finite(obj: Any) -> Any:

@@ -9,13 +9,13 @@ import typer
 from rich.table import Table
 
 from . import app
-from ._common import err_console, fmt, out_console, print_json
+from ._common import CONTEXT, err_console, examples, fmt, out_console, print_json
 
-bank_app = typer.Typer(help="The precomputed bank: list, verify, build.", no_args_is_help=True)
+bank_app = typer.Typer(help="The precomputed bank: list, verify, build.", no_args_is_help=True, context_settings=CONTEXT)
 app.add_typer(bank_app, name="bank")
 
 
-@bank_app.command("list")
+@bank_app.command("list", epilog=examples("protobank bank list --c 1000", "protobank bank list --d 64 --json"))
 def list_(
     d: Optional[int] = typer.Option(None, "--d", "--dim", min=1),
     c: Optional[int] = typer.Option(None, "--c", "--classes", min=2),
@@ -24,11 +24,11 @@ def list_(
     json_output: bool = typer.Option(False, "--json"),
 ) -> None:
     """What the bank, PROTOBANK_BANK_PATH and the cache hold."""
-    from ..bank import list_available
+    from ..lookup import list_available
 
     entries = list_available(d=d, c=c, method=method, bank=bank)
     if json_output:
-        print_json([{**e.to_index(), "file": str(e.file)} for e in entries])
+        print_json({"entries": [{**e.to_index(), "file": str(e.file) if e.file else None} for e in entries]})
         return
     table = Table(title=f"{len(entries)} artifacts")
     for col in ("d", "c", "method", "default", "max cosine", "gap to bound", "sha256", "where"):
@@ -45,7 +45,8 @@ def verify(
     json_output: bool = typer.Option(False, "--json"),
 ) -> None:
     """Check every file's hashes, schema, metrics and index entry; exit 1 on any problem."""
-    from ..bank import packaged_bank, verify_bank
+    from ..bank import verify_bank
+    from ..lookup import packaged_bank
     from ..errors import PrototypesNotFoundError
 
     folder = folder or packaged_bank()

@@ -9,10 +9,13 @@ import typer
 from rich.table import Table
 
 from . import app
-from ._common import fmt, out_console, parse_params, print_json, show_progress
+from ._common import examples, fmt, out_console, parse_params, print_json, show_progress
 
 
-@app.command()
+@app.command(epilog=examples(
+    "protobank generate --d 50 --c 100", "protobank generate --d 64 --c 1000 --out p.h5 --json",
+    "protobank generate --d 50 --c 100 --method gaussian -p t=2 -p subset=50"
+))
 def generate(
     d: int = typer.Option(..., "--d", "--dim", min=1, help="Embedding dimension."),
     c: int = typer.Option(..., "--c", "--classes", min=2, help="Number of prototypes (classes)."),
@@ -29,9 +32,10 @@ def generate(
 ) -> None:
     """Generate c prototypes in R^d and write them as a verified HDF5 artifact."""
     from ..artifact import write
-    from ..bank import artifact_name, cache_dir
+    from ..cache import is_default_run, publish
     from ..errors import ArtifactExistsError, InvalidInputError, OutputPathError
     from ..generation import generate as run
+    from ..index import artifact_name
 
     if dtype not in ("float32", "float64"):
         raise InvalidInputError(f"--dtype must be float32 or float64, got {dtype!r}")
@@ -39,43 +43,20 @@ def generate(
         raise ArtifactExistsError(f"{out} exists; pass --overwrite to replace it")
     if out is not None and not out.is_dir() and not out.parent.is_dir():
         raise OutputPathError(f"folder {out.parent} does not exist; create it first")
+    params = parse_params(param)
     p = run(d, c, method=method, seed=seed, iters=iters, device=device,
-            progress=show_progress(json_output, progress), **parse_params(param))
+            progress=show_progress(json_output, progress), **params)
     if dtype != p.dtype:
         p = p.astype(dtype)
     if out is None:
-        target, cached = cache_dir() / artifact_name(p), True
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputPathError(
-                f"cannot create the cache folder {target.parent} ({exc.strerror}); "
-                "set PROTOBANK_CACHE_DIR or pass --out"
-            ) from exc
+            target = publish(p, default=is_default_run(seed=seed, iters=iters, params=params, dtype=dtype)).file
+        except OutputPathError as exc:
+            raise OutputPathError(f"{exc} or pass --out") from exc
     else:
-        target, cached = (out / Path(artifact_name(p)).name if out.is_dir() else out), False
-    try:
+        target = out / Path(artifact_name(p)).name if out.is_dir() else out
         write(p, target, overwrite=overwrite)
-    except ArtifactExistsError:
-        if not cached:
-            raise  # content-addressed cache files with this name hold exactly this content
-    except OutputPathError as exc:
-        if cached:
-            raise OutputPathError(f"{exc}; set PROTOBANK_CACHE_DIR to a writable folder or pass --out") from exc
-        raise
-    summary = {
-        "path": str(target),
-        "d": p.d,
-        "c": p.c,
-        "method": p.method,
-        "seed": p.seed,
-        "iterations": p.iterations,
-        "dtype": p.dtype,
-        "content_sha256": p.content_sha256,
-        "method_params": p.method_params,
-        "metrics": p.metrics,
-        "device": p.provenance.get("device"),
-    }
+    summary = {**p.summary(), "path": str(target), "device": p.provenance.get("device")}
     if json_output:
         print_json(summary)
         return

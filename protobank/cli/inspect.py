@@ -11,13 +11,13 @@ import typer
 from rich.table import Table
 
 from . import app
-from ._common import err_console, fmt, out_console, print_json
+from ._common import err_console, examples, fmt, out_console, print_json
 
 
 def _subject(path: Optional[Path], d: Optional[int], c: Optional[int], layout: str):
     """(label, vectors, artifact-or-None) for a file, or for the bank default of (d, c)."""
     from ..artifact import read
-    from ..bank import load
+    from ..lookup import load
     from ..errors import InvalidInputError
     from ..foreign import read_matrix
 
@@ -39,7 +39,9 @@ def _subject(path: Optional[Path], d: Optional[int], c: Optional[int], layout: s
     return f"default ({p.method})", p.vectors, p
 
 
-@app.command()
+@app.command(epilog=examples(
+    "protobank inspect p.h5 --plot geometry.png", "protobank inspect --d 50 --c 100", "protobank inspect W.npy --layout dc --json"
+))
 def inspect(
     path: Optional[Path] = typer.Argument(None, help="An artifact (.h5) or a .npy/.npz/.pt matrix."),
     d: Optional[int] = typer.Option(None, "--d", "--dim", min=1, help="With --c: inspect the bank's default."),

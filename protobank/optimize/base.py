@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import os
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -40,6 +42,55 @@ class Method:
     run: Callable[..., MethodResult]
     iterative: bool
     seeded: bool = True
+
+    def parameters(self) -> dict[str, "MethodParameter"]:
+        """The method's own hyperparameters (``-p KEY=VALUE``), read from ``run``'s signature."""
+        hints = typing.get_type_hints(self.run)
+        return {
+            name: MethodParameter(name, p.default, _type_name(hints.get(name)))
+            for name, p in inspect.signature(self.run).parameters.items()
+            if name not in RUN_ARGUMENTS and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+        }
+
+    def check_params(self, params: dict[str, Any]) -> None:
+        """Refuse unknown keys and values of the wrong type, naming the parameter."""
+        known = self.parameters()
+        for key, value in params.items():
+            if key not in known:
+                raise InvalidInputError(
+                    f"method {self.name!r} has no parameter {key!r}.{did_you_mean(key, known)} "
+                    f"Its parameters: {', '.join(sorted(known)) or 'none'}"
+                )
+            known[key].check(self.name, value)
+
+
+# Arguments every method's ``run`` takes; the rest of its signature are its hyperparameters.
+RUN_ARGUMENTS = ("d", "c", "seed", "iters", "device", "progress")
+_TYPES: dict[str, tuple[type, ...]] = {"bool": (bool,), "int": (int,), "float": (int, float), "str": (str,)}
+
+
+def _type_name(hint: Any) -> str:
+    """``int``, ``float``, ``bool`` or ``str`` from an annotation (``X | None`` gives X)."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    return getattr(args[0], "__name__", "str")
+
+
+@dataclass(frozen=True)
+class MethodParameter:
+    """One hyperparameter of a method: its name, default and value type."""
+
+    name: str
+    default: Any
+    type: str
+
+    def check(self, method: str, value: Any) -> None:
+        if value is None and self.default is None:
+            return
+        ok = isinstance(value, _TYPES.get(self.type, (object,)))
+        if self.type in ("int", "float") and isinstance(value, bool):
+            ok = False
+        if not ok:
+            raise InvalidInputError(f"method {method!r}: parameter {self.name!r} must be {self.type}, got {value!r}")
 
 
 _REGISTRY: dict[str, Method] = {}
@@ -89,16 +140,38 @@ def resolve_device(device: str | None) -> "torch.device":
     return dev
 
 
+MEMINFO = "/proc/meminfo"
+
+
+def _meminfo_available() -> int | None:
+    """Linux's MemAvailable in bytes: free memory plus the page cache it can drop; None elsewhere."""
+    try:
+        with open(MEMINFO) as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def available_memory(device: "torch.device") -> int:
-    """Bytes free for working arrays on ``device`` (a conservative estimate)."""
+    """Bytes free for working arrays on ``device`` (a conservative estimate).
+
+    On Linux this is MemAvailable, not MemFree: on a long-running server the page cache keeps
+    MemFree small although the kernel hands that memory out on demand.
+    """
     import torch
 
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         return int(free)
+    available = _meminfo_available()
+    if available is not None:
+        return available
     try:
         return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):  # non-Linux
+    except (ValueError, OSError, AttributeError):  # neither /proc nor sysconf (Windows)
         return 8 * 2**30
 
 

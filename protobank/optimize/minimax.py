@@ -191,6 +191,8 @@ def run_minimax(
             record(it, x, top, beta)
             x = adam.step(x, grad, lr_rows.to(x.dtype) * 0.1**frac)
 
+        # Sharpening: TF32's ~1e-4 cosine error times beta (up to 1e5) is noise in the exponent.
+        torch.backends.cuda.matmul.allow_tf32 = False
         x = best_x.clone().to(torch.float64 if precise else torch.float32)
         best_x = x.clone()
         adam = _SphereAdam(x)
@@ -244,8 +246,9 @@ def run_minimax(
 
 @contextlib.contextmanager
 def _tf32(dev):
-    """Allow TF32 matrix products on CUDA during optimisation; the reported geometry is
-    recomputed afterwards in full precision."""
+    """Allow TF32 matrix products on CUDA for the annealing phase (the sharpening phase turns
+    them off); the caller's setting is restored after, and the reported geometry is recomputed
+    in full precision."""
     import torch
 
     previous = torch.backends.cuda.matmul.allow_tf32
