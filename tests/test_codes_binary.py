@@ -59,6 +59,8 @@ def test_catalogue_is_stable_and_names_are_unique():
     assert [c.name for c in catalogue()] == names
     assert get_code("gold", m=7).name == "gold(m=7)"
     assert get_code("dg", m=5, r=2).name == "dg(m=5, r=2)"
+    assert len({*catalogue(), *catalogue()}) == len(names)  # hashable, usable as keys
+    assert dict(get_code("dg", m=5, r=2).params) == {"m": 5, "r": 2}
 
 
 # --- exact max cosine on the built vectors -----------------------------------------------------

@@ -45,6 +45,9 @@ class Code:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
         object.__setattr__(self, "rows", _checked(self, self.rows))
 
+    def __hash__(self) -> int:
+        return hash((self.family, tuple(self.params.items())))
+
     @property
     def name(self) -> str:
         """``family(k=v, ...)``, e.g. ``gold(m=7)``."""

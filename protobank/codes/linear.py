@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 _GROUP = 8
-_CHUNK_ELEMENTS = 1 << 20  # float64 elements per chunk of output rows (8 MiB)
+_CHUNK_ELEMENTS = 1 << 18  # output elements per chunk: 2 MiB of float64 stays in cache
 
 
 def _pack(bits: np.ndarray) -> np.ndarray:
@@ -39,10 +39,14 @@ def _digits(index: np.ndarray, group: int) -> np.ndarray:
 
 
 def sign_rows(bits: np.ndarray, n: int, out: np.ndarray) -> None:
-    """Write +-1/sqrt(n) (bit 0 -> +, bit 1 -> -) for packed bit rows into ``out`` (k, cols)."""
+    """Write +-1/sqrt(n) (bit 0 -> +, bit 1 -> -) for packed bit rows into ``out`` (k, cols).
+
+    scale - 2 scale * bit is exact in floating point, so the values are bitwise fixed.
+    """
     scale = 1.0 / np.sqrt(float(n))
     unpacked = np.unpackbits(bits, axis=1, count=out.shape[1], bitorder="little")
-    np.take(np.array([scale, -scale]), unpacked, out=out, mode="clip")
+    np.multiply(unpacked, -2.0 * scale, out=out)
+    out += scale
 
 
 class BinaryEncoder:
