@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import InvalidInputError, ResourceLimitError, did_you_mean
 
-FAMILY_MODULES = ("binary", "z4")
+FAMILY_MODULES = ("binary", "z4", "complex_phases", "lattices", "graphs")
 
 MAX_VECTOR_ELEMENTS = 1 << 28  # vectors() refuses above 2 GiB of float64
 
