@@ -70,7 +70,9 @@ def real_mub(m: int) -> Code:
             return out
         out = np.zeros((len(index), n))
         at = np.flatnonzero(is_word)
-        if at.size:
+        if is_word[:at.size].all():  # words first (e.g. arange): write them in place
+            _encoder(m, 0).write(index[at], out[:at.size])
+        else:
             block = np.empty((at.size, n))
             _encoder(m, 0).write(index[at], block)
             out[at] = block
