@@ -143,7 +143,8 @@ def cubic_max_cosine(q: int) -> float:
         a_over = field.mul[a, inv3c]  # a / (3c)
         b_prime = field.add[b, field.neg[field.mul[a, a_over]]]
         a_over_cubed = field.power(a_over, 3)
-        k = field.add[field.mul[int(field.add[c, c]), a_over_cubed], field.neg[field.mul[b, a_over]]]
+        two_c_t3 = field.mul[int(field.add[c, c]), a_over_cubed]
+        k = field.add[two_c_t3, field.neg[field.mul[b, a_over]]]
         m = 4 * field.trace[k]
         re = cos_t[m] * s_re[b_prime] - sin_t[m] * s_im[b_prime]
         im = sin_t[m] * s_re[b_prime] + cos_t[m] * s_im[b_prime]
@@ -183,7 +184,9 @@ def _check(q: int, degree: int) -> None:
     if degree not in (2, 3):
         raise ValueError(f"degree must be 2 (MUB) or 3 (cubic), got {degree}")
     if degree == 3 and pk[0] == 3:
-        raise ValueError(f"cubic phases need characteristic other than 3 (x^3 is additive), got q={q}")
+        raise ValueError(
+            f"cubic phases need characteristic other than 3 (x^3 is additive), got q={q}"
+        )
 
 
 def _inverse(field, a: int) -> int:

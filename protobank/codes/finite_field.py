@@ -107,7 +107,7 @@ def gf(q: int) -> FiniteField:
 
 
 def _monic_polynomials(p: int, k: int):
-    """Monic degree-k polynomials over GF(p) as coefficient arrays c_0..c_{k-1}, in integer order."""
+    """Monic degree-k polynomials over GF(p), as arrays c_0..c_{k-1}, in integer order."""
     for code in range(p**k):
         yield (code // p ** np.arange(k)) % p
 

@@ -76,12 +76,14 @@ def _mcl_vectors() -> np.ndarray:
 
 def hs_100() -> Code:
     """The Higman-Sims graph code: 100 unit vectors in R^22, max cosine 1/11."""
-    return Code("hs_100", {}, 22, 100, 1 / 11, "1/11", HS_SOURCE, lambda index: _hs_vectors()[index])
+    return Code("hs_100", {}, 22, 100, 1 / 11, "1/11", HS_SOURCE,
+                lambda index: _hs_vectors()[index])
 
 
 def mcl_275() -> Code:
     """The McLaughlin graph code: 275 unit vectors in R^22, max cosine 1/6."""
-    return Code("mcl_275", {}, 22, 275, 1 / 6, "1/6", MCL_SOURCE, lambda index: _mcl_vectors()[index])
+    return Code("mcl_275", {}, 22, 275, 1 / 6, "1/6", MCL_SOURCE,
+                lambda index: _mcl_vectors()[index])
 
 
 # --- elliptic quadrics -------------------------------------------------------------------
@@ -97,7 +99,8 @@ def elliptic_quadric_points(q: int) -> tuple[np.ndarray, np.ndarray]:
     lead = np.argmax(coords != 0, axis=1)
     coords = coords[1:][coords[1:][np.arange(q**6 - 1), lead[1:]] == 1]  # first non-zero is 1
     x0, x1, x2, x3, x4, x5 = coords.T
-    form = add[add[mul[x0, x1], mul[x2, x3]], add[add[mul[x4, x4], mul[x4, x5]], mul[d, mul[x5, x5]]]]
+    anisotropic = add[add[mul[x4, x4], mul[x4, x5]], mul[d, mul[x5, x5]]]
+    form = add[add[mul[x0, x1], mul[x2, x3]], anisotropic]
     points = coords[form == 0]
     # polar form B(x, y) = x0 y1 + x1 y0 + x2 y3 + x3 y2 + 2 x4 y4 + x4 y5 + x5 y4 + 2d x5 y5,
     # i.e. sum_i x_i (M y)_i; over GF(p) coordinates it is an integer bilinear form mod p.
@@ -166,7 +169,8 @@ def _eq_vectors(q: int) -> np.ndarray:
 
 
 def eq(q: int) -> Code:
-    """The elliptic quadric GQ code: (q+1)(q^3+1) unit vectors in R^(q(q^2-q+1)), max cosine 1/q^2."""
+    """The elliptic quadric GQ code: (q+1)(q^3+1) unit vectors in R^(q(q^2-q+1)), max cosine
+    1/q^2."""
     exact = Fraction(1, q * q)
     return Code("eq", {"q": q}, q * (q * q - q + 1), (q + 1) * (q**3 + 1), float(exact), str(exact),
                 EQ_SOURCE, lambda index: _eq_vectors(q)[index])
