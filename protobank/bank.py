@@ -397,7 +397,7 @@ def verify_bank(root: str | os.PathLike, *, metrics_rtol: float = 1e-6, sample: 
     know, and exactly one default per (d, c). ``sample`` checks only that many entries' metrics
     (spread over the index); hashes are always checked for all."""
     from .artifact import read
-    from .measure import geometry
+    from .measure import remeasure
 
     root = Path(root)
     checks: list[FileCheck] = []
@@ -427,7 +427,7 @@ def verify_bank(root: str | os.PathLike, *, metrics_rtol: float = 1e-6, sample: 
         if Path(e.path).name != Path(artifact_name(p)).name:
             problems.append(f"file name should be {Path(artifact_name(p)).name}")
         if k % step == 0:
-            fresh = geometry(p.vectors).headline()
+            fresh = remeasure(p.vectors, p.metrics).headline()
             for name, value in e.metrics.items():
                 if name in fresh and not math.isclose(value, fresh[name], rel_tol=metrics_rtol, abs_tol=1e-9):
                     problems.append(f"metric {name}: index {value!r}, recomputed {fresh[name]!r}")

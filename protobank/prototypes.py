@@ -91,11 +91,11 @@ class Prototypes:
 
     def astype(self, dtype: str) -> "Prototypes":
         """The same prototypes stored as ``float32`` or ``float64``; rows re-normalised."""
-        from .measure import geometry
+        from .measure import remeasure
 
         v = np.asarray(self.vectors, dtype=np.float64)
         v = (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(dtype)
-        return self.replace(vectors=v, metrics=geometry(v).headline())
+        return self.replace(vectors=v, metrics=remeasure(v, self.metrics).headline())
 
     def replace(self, **changes: Any) -> "Prototypes":
         """A copy with some fields changed (the content hash follows the vectors)."""

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .catalogue import Code, catalogue, get_code
+from .lattices import dn
 
 # Rows built per block: bounds the working memory of a build to a few MB beyond the output.
 BUILD_BLOCK_ROWS = 8192
@@ -116,10 +117,25 @@ class Plan:
         return total / self.c
 
 
+@lru_cache(maxsize=1)
+def code_table() -> tuple[Code, ...]:
+    """Every code a plan may use: the catalogue, and D_4 (the 24-cell, optimal in R^4 by
+    Musin 2008), which the catalogue's D_n rows start above."""
+    return catalogue() + (dn(4),)
+
+
+def find_code(family: str, **params: int) -> Code:
+    """The code of ``family`` with these parameters from :func:`code_table`."""
+    for code in code_table():
+        if code.family == family and dict(code.params) == params:
+            return code
+    return get_code(family, **params)  # raises the catalogue's clear error
+
+
 def _rows_function(part: Part):
     if part.family == AXES:
         return lambda idx: _axes_rows(idx, part.n)
-    return get_code(part.family, **dict(part.params)).rows
+    return find_code(part.family, **dict(part.params)).rows
 
 
 def _axes_rows(idx: np.ndarray, n: int) -> np.ndarray:
@@ -133,7 +149,7 @@ def _part(family: str, params: Mapping[str, int], count: int, offset: int) -> Pa
     if family == AXES:
         n = int(params["n"])
         return Part(AXES, (("n", n),), n, 2 * n, 0.0, count, offset)
-    code = get_code(family, **params)
+    code = find_code(family, **params)
     return Part(code.family, tuple(sorted(code.params.items())), code.n, code.size, float(code.max_cosine), count, offset)
 
 
@@ -159,7 +175,7 @@ def _check(plan: Plan) -> None:
 @lru_cache(maxsize=1)
 def _table() -> tuple[tuple[float, int, int, str, tuple[tuple[str, int], ...]], ...]:
     """(max cosine, n, N, family, params) of every catalogue code, sorted by max cosine."""
-    rows = [(float(k.max_cosine), k.n, k.size, k.family, tuple(sorted(k.params.items()))) for k in catalogue()]
+    rows = [(float(k.max_cosine), k.n, k.size, k.family, tuple(sorted(k.params.items()))) for k in code_table()]
     return tuple(sorted(rows))
 
 
