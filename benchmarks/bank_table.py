@@ -8,7 +8,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from protobank.bank import packaged_bank, read_index
+from protobank.index import read_index
+from protobank.lookup import packaged_bank
 
 
 def main() -> None:

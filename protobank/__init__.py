@@ -14,6 +14,8 @@ from typing import Any
 
 from ._version import __version__
 from .errors import (
+    AmbiguousArtifactError,
+    ArtifactAccessError,
     ArtifactExistsError,
     ChecksumMismatchError,
     InvalidArtifactError,
@@ -37,13 +39,15 @@ _LAZY = {
     "verify": ("artifact", "verify"),
     "VerificationReport": ("artifact", "VerificationReport"),
     "save": ("artifact", "write"),
-    "load": ("bank", "load"),
-    "list_available": ("bank", "list_available"),
+    "load": ("lookup", "load"),
+    "list_available": ("lookup", "list_available"),
     "methods": ("optimize", "method_names"),
     "read_matrix": ("foreign", "read_matrix"),
 }
 
 __all__ = [
+    "AmbiguousArtifactError",
+    "ArtifactAccessError",
     "ArtifactExistsError",
     "ChecksumMismatchError",
     "InvalidArtifactError",

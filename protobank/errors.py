@@ -38,6 +38,10 @@ class ChecksumMismatchError(InvalidArtifactError):
     """The stored content hash does not match the data: the file was altered."""
 
 
+class ArtifactAccessError(ProtobankError, OSError):
+    """A file cannot be opened, locked or read (permissions, file system); its bytes may be fine."""
+
+
 class ArtifactExistsError(ProtobankError, FileExistsError):
     """The destination exists and overwriting was not asked for."""
 
@@ -48,6 +52,10 @@ class OutputPathError(ProtobankError, OSError):
 
 class PrototypesNotFoundError(ProtobankError, LookupError):
     """No artifact matches the requested (d, c, method, sha256)."""
+
+
+class AmbiguousArtifactError(ProtobankError, LookupError):
+    """A request matches several different artifacts; the message names them."""
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import multiprocessing as mp
 import os
@@ -82,11 +83,17 @@ def test_verify_reports_extra_missing_and_defaults(small_bank, run_cli):
     entries = bank.read_index(small_bank)
     shutil.copy(entries[0].file, small_bank / "d0003" / "stray.h5")
     entries[2].file.unlink()
-    bank.write_index(small_bank, [entries[0], entries[1].__class__(**{**entries[1].to_index(), "default": False, "root": str(small_bank)}), entries[2]])
+    other = protobank.generate(3, 8, seed=1, device="cpu").astype("float32")
+    assert other.content_sha256 != entries[1].content_sha256
+    second = bank.entry_for(other, small_bank, protobank.save(other, small_bank / bank.artifact_name(other)), default=True)
+    bank.write_index(small_bank, [*entries, second])
     problems = {c.path: c.problems for c in bank.verify_bank(small_bank) if not c.ok}
     assert problems["d0003/stray.h5"] == ("not in the index",)
     assert problems[entries[2].path] == ("missing file",)
-    assert "0 default entries" in problems["(d=3, c=8)"][0]
+    assert "2 default entries for 2 artifacts" in problems["(d=3, c=8, method=minimax)"][0]
+    bank.write_index(small_bank, [entries[0], dataclasses.replace(entries[1], default=False), entries[2], dataclasses.replace(second, default=False)])
+    problems = {c.path: c.problems for c in bank.verify_bank(small_bank) if not c.ok}
+    assert "0 default entries for 2 artifacts" in problems["(d=3, c=8, method=minimax)"][0]
 
 
 def _load_generate(cache, q):

@@ -24,7 +24,7 @@ def list_(
     json_output: bool = typer.Option(False, "--json"),
 ) -> None:
     """What the bank, PROTOBANK_BANK_PATH and the cache hold."""
-    from ..bank import list_available
+    from ..lookup import list_available
 
     entries = list_available(d=d, c=c, method=method, bank=bank)
     if json_output:
@@ -45,7 +45,8 @@ def verify(
     json_output: bool = typer.Option(False, "--json"),
 ) -> None:
     """Check every file's hashes, schema, metrics and index entry; exit 1 on any problem."""
-    from ..bank import packaged_bank, verify_bank
+    from ..bank import verify_bank
+    from ..lookup import packaged_bank
     from ..errors import PrototypesNotFoundError
 
     folder = folder or packaged_bank()

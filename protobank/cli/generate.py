@@ -29,9 +29,10 @@ def generate(
 ) -> None:
     """Generate c prototypes in R^d and write them as a verified HDF5 artifact."""
     from ..artifact import write
-    from ..bank import artifact_name, cache_dir
+    from ..cache import is_default_run, publish
     from ..errors import ArtifactExistsError, InvalidInputError, OutputPathError
     from ..generation import forecast, generate as run
+    from ..index import artifact_name
 
     if dtype not in ("float32", "float64"):
         raise InvalidInputError(f"--dtype must be float32 or float64, got {dtype!r}")
@@ -48,25 +49,13 @@ def generate(
     if dtype != p.dtype:
         p = p.astype(dtype)
     if out is None:
-        target, cached = cache_dir() / artifact_name(p), True
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputPathError(
-                f"cannot create the cache folder {target.parent} ({exc.strerror}); "
-                "set PROTOBANK_CACHE_DIR or pass --out"
-            ) from exc
+            target = publish(p, default=is_default_run(seed=seed, iters=iters, params=params, dtype=dtype)).file
+        except OutputPathError as exc:
+            raise OutputPathError(f"{exc} or pass --out") from exc
     else:
-        target, cached = (out / Path(artifact_name(p)).name if out.is_dir() else out), False
-    try:
+        target = out / Path(artifact_name(p)).name if out.is_dir() else out
         write(p, target, overwrite=overwrite)
-    except ArtifactExistsError:
-        if not cached:
-            raise  # content-addressed cache files with this name hold exactly this content
-    except OutputPathError as exc:
-        if cached:
-            raise OutputPathError(f"{exc}; set PROTOBANK_CACHE_DIR to a writable folder or pass --out") from exc
-        raise
     summary = {
         "path": str(target),
         "d": p.d,

@@ -17,7 +17,7 @@ from ._common import construction_line, err_console, fmt, out_console, print_jso
 def _subject(path: Optional[Path], d: Optional[int], c: Optional[int], layout: str):
     """(label, vectors, artifact-or-None) for a file, or for the bank default of (d, c)."""
     from ..artifact import read
-    from ..bank import load
+    from ..lookup import load
     from ..errors import InvalidInputError
     from ..foreign import read_matrix
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import platform
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -41,7 +40,7 @@ class RunOptions:
 
 def resolve_prototypes(spec: str | None, d: int, c: int) -> Prototypes:
     """The prototypes to train against: a file, a bank method, a pinned sha256, or the default."""
-    from ..bank import load
+    from ..lookup import load, looks_like_pin
 
     if spec is not None and Path(spec).is_file():
         path = Path(spec)
@@ -56,7 +55,7 @@ def resolve_prototypes(spec: str | None, d: int, c: int) -> Prototypes:
         if (p.d, p.c) != (d, c):
             raise InvalidInputError(f"{spec} holds prototypes for d={p.d}, c={p.c}, but this run needs d={d}, c={c}")
         return p
-    if spec is not None and re.fullmatch(r"[0-9a-fA-F]{8,64}", spec):
+    if spec is not None and looks_like_pin(spec):
         return load(d, c, sha256=spec)
     return load(d, c, method=spec, generate=True)
 
