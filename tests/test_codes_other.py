@@ -16,6 +16,7 @@ import pytest
 from protobank.codes import Code, catalogue, get_code
 from protobank.codes.complex_phases import code_size, cubic_max_cosine, polynomial_phase_rows
 from protobank.codes.finite_field import gf
+from protobank.codes.graphs import spread_order
 from protobank.codes.lattices import golay_code, leech_552_lines, reed_muller_1_4
 
 FAMILIES = ("mub", "cubic", "e8", "dn", "bw16", "leech", "leech_4600", "leech_552", "hs_100",
@@ -93,9 +94,10 @@ def test_max_cosine_over_all_pairs(code):
     "code", [pytest.param(c, marks=pytest.mark.slow) if c.family == "eq" else c
              for c in _sampled_codes()], ids=lambda c: c.name)
 def test_max_cosine_sampled_rows_against_all(code):
-    """Every one of these codes has a group of symmetries moving any point to any other point
-    of its kind (translations and modulations of GF(q), the lattice's or graph's automorphisms),
-    so every row meets the max cosine: sampled rows against all rows pin it exactly."""
+    """Each of these codes has symmetries moving any point to any other point of its kind
+    (translations and modulations of GF(q), the lattice's or graph's automorphisms), so every
+    point of the largest kind meets the max cosine (the axes of ``cubic`` only reach
+    1/sqrt(q)): sampled rows against all rows pin it exactly."""
     x = code.vectors()
     np.testing.assert_allclose((x * x).sum(axis=1), 1.0, atol=1e-14)
     sample = np.sort(np.random.default_rng(0).choice(code.size, 24, replace=False))
@@ -261,3 +263,24 @@ def test_slices_and_graph_codes_have_their_two_distance_structure():
         if family in degrees:
             assert ((g < 0).sum(axis=1) == degrees[family]).all()
             assert np.abs(x.sum(axis=0)).max() < 1e-12  # an eigenspace orthogonal to all-ones
+
+
+def test_spread_order_takes_the_most_connected_vertex_each_step():
+    rng = np.random.default_rng(3)
+    adjacency = np.triu(rng.random((40, 40)) < 0.3, 1)
+    adjacency = adjacency | adjacency.T
+    order = spread_order(adjacency)
+    assert sorted(order.tolist()) == list(range(40))
+    for t in range(1, 40):
+        counts = adjacency[order[:t]].sum(axis=0)
+        rest = order[t:]
+        best = counts[rest].max()
+        assert order[t] == min(r for r in rest if counts[r] == best)
+
+
+@pytest.mark.parametrize("family, params", [("hs_100", {}), ("mcl_275", {}), ("eq", {"q": 5})])
+def test_graph_code_prefixes_keep_their_centroid_small(family, params):
+    x = get_code(family, **params).vectors()
+    centroid = np.linalg.norm(np.cumsum(x, axis=0), axis=1) / np.arange(1, len(x) + 1)
+    assert centroid[-1] < 1e-12
+    assert centroid[len(x) // 4 :].max() < 0.06

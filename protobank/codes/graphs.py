@@ -20,11 +20,14 @@ and -(1 + s)/(N - k - 1) between the others (k the degree, N the vertex count).
   polar form vanishes. Coordinates from the exact Gram matrix by a pivoted Cholesky
   factorisation written with elementwise operations only, so rows are the same everywhere.
 
-Index order: hs_100 infinity, then the points, then the hexads (Golay order); mcl_275 in the
-order of the lines of leech_552; eq in the order of the points (first non-zero coordinate 1,
-lexicographic in the field numbering, last coordinate fastest). None is antipodal; each whole
-code has centroid 0 (the eigenspace is orthogonal to the all-ones vector), prefixes have no
-special structure.
+Index order: none of these codes is antipodal, and each whole code has centroid 0 (the
+eigenspace is orthogonal to the all-ones vector). So that prefixes are well spread too, index
+i is the i-th vertex of a greedy order (:func:`spread_order`): each next vertex is the one
+adjacent to the most vertices already taken (ties to the lowest vertex number), which makes
+|sum of the prefix|^2 the least possible for one step, since adjacent pairs carry the negative
+cosine. Vertices are numbered as built: hs_100 infinity, the points, then the hexads (Golay
+order); mcl_275 in the order of the lines of leech_552; eq in the order of the points (first
+non-zero coordinate 1, lexicographic in the field numbering, last coordinate fastest).
 """
 
 from __future__ import annotations
@@ -54,6 +57,27 @@ def steiner_hexads() -> np.ndarray:
     return octads[:, :22]
 
 
+def spread_order(adjacency: np.ndarray) -> np.ndarray:
+    """Vertices in greedy order: each next one has the most neighbours among those taken
+    (ties to the lowest number), integer counts only, so the order is the same everywhere."""
+    v = len(adjacency)
+    taken = np.zeros(v, dtype=bool)
+    neighbours = np.zeros(v, dtype=np.int64)
+    order = np.empty(v, dtype=np.int64)
+    for step in range(v):
+        score = np.where(taken, -1, neighbours)
+        nxt = int(np.argmax(score))
+        order[step] = nxt
+        taken[nxt] = True
+        neighbours += adjacency[nxt]
+    return order
+
+
+def _in_spread_order(vectors: np.ndarray) -> np.ndarray:
+    """The rows reordered by :func:`spread_order` of their graph (adjacent = negative cosine)."""
+    return vectors[spread_order(vectors @ vectors.T < 0)]
+
+
 @lru_cache(maxsize=1)
 def _hs_vectors() -> np.ndarray:
     r5 = math.sqrt(5)
@@ -61,7 +85,7 @@ def _hs_vectors() -> np.ndarray:
     infinity = np.ones((1, 22))
     points = np.full((22, 22), -(4 + r5) / 11) + np.diag(np.full(22, 2 * r5))
     blocks = (1 + 3 * r5) / 11 - r5 * hexads
-    return np.concatenate([infinity, points, blocks]) / math.sqrt(22)
+    return _in_spread_order(np.concatenate([infinity, points, blocks]) / math.sqrt(22))
 
 
 @lru_cache(maxsize=1)
@@ -71,7 +95,7 @@ def _mcl_vectors() -> np.ndarray:
     rest = rest * np.sign(rest @ y0)[:, None]  # every product is +-16 (cosine +-1/5)
     z = complement_coordinates(5 * rest - y0, LEECH_552_NORMAL)
     normal = complement_coordinates(y0[None, :], LEECH_552_NORMAL)[0]
-    return complement_coordinates(z, normal) / math.sqrt(1920)  # |5y - y0|^2 = 1920
+    return _in_spread_order(complement_coordinates(z, normal) / math.sqrt(1920))  # |.|^2 = 1920
 
 
 def hs_100() -> Code:
@@ -165,7 +189,8 @@ def _eq_vectors(q: int) -> np.ndarray:
         out[i] = 1.0
         return out
 
-    return gram_coordinates(column, len(collinear), q * (q * q - q + 1))
+    order = spread_order(collinear)
+    return gram_coordinates(column, len(collinear), q * (q * q - q + 1))[order]
 
 
 def eq(q: int) -> Code:
