@@ -1,0 +1,110 @@
+"""The default method's portfolio on a grid: catalogue code, optimizer, default and the bound.
+
+Usage: python benchmarks/portfolio_grid.py [--d 8 16 ...] [--c 100 1000 ...] [--budget 60]
+       python benchmarks/portfolio_grid.py --d 512 --c 100000 --device cuda --optimizer
+Per cell it prints the best catalogue plan (its proven max cosine and the seconds to build
+and measure it), the optimizer's max cosine (run inside the default method where its
+predicted time is within --budget seconds; otherwise its predicted time and "not run"), the
+default's max cosine and seconds, and the Levenshtein bound (or the proven optimum).
+--optimizer runs the optimizer alone on each cell (e.g. on a GPU) and prints its seconds and
+max cosine beside the code. --json writes the rows for plots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+import protobank
+from protobank.codes.plan import best_plan
+from protobank.measure import geometry
+from protobank.optimize.base import resolve_device
+from protobank.optimize.portfolio import decide, measured_rows
+
+
+def code_cell(d: int, c: int) -> dict:
+    plan = best_plan(d, c)
+    if plan is None:
+        return {"code": None}
+    start = time.perf_counter()
+    report = geometry(plan.build(), rows=measured_rows(d, c))
+    return {"code": plan.name, "code_max": report.max_cosine, "code_proven": plan.max_cosine,
+            "code_centroid": report.centroid_norm, "code_mean": report.mean_cosine,
+            "code_s": time.perf_counter() - start}
+
+
+def default_cell(d: int, c: int, device: str, budget: float) -> dict:
+    dec = decide(d, c, resolve_device(device).type)
+    out = {"bound": dec.bound.value, "bound_kind": dec.bound.kind, "predicted_s": dec.optimizer.seconds}
+    if dec.run_optimizer and dec.optimizer.seconds > budget:
+        out.update(default=None, optimizer=None)
+        return out
+    start = time.perf_counter()
+    p = protobank.generate(d, c, device=device)
+    out.update(default=p.metrics["max_cosine"], default_s=time.perf_counter() - start,
+               construction=p.method_params["construction"])
+    opt = p.method_params.get("candidates", {}).get("optimizer", {})
+    out["optimizer"] = opt.get("max_cosine")
+    return out
+
+
+def optimizer_alone(d: int, c: int, device: str) -> dict:
+    """The optimizer without the catalogue (known_codes=false), timed, its max cosine exact."""
+    import torch
+
+    from protobank.optimize.minimax import optimize, smoothed_max_gradient
+
+    dev = resolve_device(device)
+    start = time.perf_counter()
+    result = optimize(d, c, device=str(dev))
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    seconds = time.perf_counter() - start
+    x = torch.as_tensor(result.vectors, dtype=torch.float64, device=dev)[None]
+    _, top = smoothed_max_gradient(x, 1.0, max(1, (2**26 if dev.type == "cuda" else 2**22) // c))
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
+    return {"optimizer": float(top), "optimizer_s": seconds, "optimizer_device": name}
+
+
+def fmt(value, digits: int = 5) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--d", type=int, nargs="+", default=[8, 16, 32, 64, 128, 256, 512, 1024])
+    ap.add_argument("--c", type=int, nargs="+", default=[100, 1000, 10_000, 100_000])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--budget", type=float, default=60.0, help="run the optimizer only below this predicted time (s)")
+    ap.add_argument("--optimizer", action="store_true", help="run the optimizer alone and time it")
+    ap.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    args = ap.parse_args()
+    rows = []
+    print("| (d, c) | catalogue code | code max cos | code s | optimizer max cos | default max cos | default s | bound |")
+    print("|---|---|---|---|---|---|---|---|")
+    for c in args.c:
+        for d in args.d:
+            row = {"d": d, "c": c, **code_cell(d, c)}
+            if args.optimizer:
+                row.update(optimizer_alone(d, c, args.device))
+                print(f"optimizer alone d={d} c={c} on {row['optimizer_device']}: {row['optimizer_s']:.1f} s, "
+                      f"max cosine {row['optimizer']:.5f}; code {row['code']}: {fmt(row.get('code_max'))}", flush=True)
+                rows.append(row)
+                continue
+            row.update(default_cell(d, c, args.device, args.budget))
+            opt = fmt(row["optimizer"]) if row["optimizer"] is not None else f"not run (predicted {row['predicted_s']:,.0f} s)"
+            default = fmt(row["default"]) if row["default"] is not None else "not run"
+            print(f"| ({d}, {c:,}) | {row['code'] or 'none fits'} | {fmt(row.get('code_max'))} | "
+                  f"{fmt(row.get('code_s'), 2)} | {opt} | {default} | {fmt(row.get('default_s'), 1)} | "
+                  f"{fmt(row['bound'])}{'' if 'Levenshtein' in row['bound_kind'] else ' (exact)'} |", flush=True)
+            rows.append(row)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=1, default=lambda v: float(v) if isinstance(v, np.floating) else str(v))
+
+
+if __name__ == "__main__":
+    main()
