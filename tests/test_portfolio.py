@@ -164,3 +164,27 @@ def test_sampled_artifacts_verify_the_way_they_were_measured(monkeypatch, tmp_pa
     assert p.metrics["measured_rows"] == 52 and p.metrics["max_cosine"] == pytest.approx(0.5, abs=1e-12)
     path = protobank.save(p, tmp_path / "p.h5")
     assert protobank.verify(path).ok
+
+
+def test_recipe_entry_round_trip_and_hash_check(tmp_path):
+    from protobank import bank
+    from protobank.errors import ChecksumMismatchError, InvalidArtifactError
+    from protobank.lookup import load
+
+    entries = bank.build_bank(tmp_path, [(8, 240)], device="cpu")
+    assert [(e.kind, e.path, e.default) for e in entries] == [("recipe", None, True)]
+    assert not list(tmp_path.rglob("*.h5"))
+    p = load(8, 240, bank=tmp_path)
+    assert np.array_equal(p.vectors, protobank.generate(8, 240).vectors) and p.content_sha256 == entries[0].content_sha256
+    assert all(ch.ok for ch in bank.verify_bank(tmp_path))
+
+    doc = json.loads((tmp_path / "index.json").read_text())
+    doc["entries"][0]["content_sha256"] = "0" * 64
+    (tmp_path / "index.json").write_text(json.dumps(doc))
+    with pytest.raises(ChecksumMismatchError):
+        load(8, 240, bank=tmp_path)
+    doc["entries"][0]["content_sha256"] = entries[0].content_sha256
+    doc["entries"][0]["method_params"]["plan"]["parts"][0]["count"] = 241
+    (tmp_path / "index.json").write_text(json.dumps(doc))
+    with pytest.raises(InvalidArtifactError, match="cannot be rebuilt"):
+        load(8, 240, bank=tmp_path)
