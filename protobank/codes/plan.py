@@ -288,7 +288,3 @@ def best_plan(d: int, c: int) -> Plan | None:
     _check(plan)
     return plan
 
-
-def plan_for_code(code: Code, d: int, c: int) -> Plan:
-    """c rows of one given code, zero-padded to d (for comparing codes side by side)."""
-    return Plan(d, c, (_part(code.family, dict(code.params), c, 0),))
