@@ -89,7 +89,7 @@ def test_no_plan_where_no_code_fits():
 
 def _bank_cells():
     doc = json.loads((BANK / "index.json").read_text())
-    return [e for e in doc["entries"] if e["default"]]
+    return [e for e in doc["entries"] if e["default"] and e.get("kind", "file") == "file"]
 
 
 def test_never_worse_than_the_bank_or_the_best_code(monkeypatch):
