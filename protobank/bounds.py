@@ -7,9 +7,9 @@ Regimes (smaller is better; every configuration's max cosine is >= the value ret
 * ``c <= d + 1``: the regular simplex, ``-1/(c-1)``, exact (Rankin 1955).
 * ``d + 2 <= c <= 2d``: ``0``, exact (Rankin 1955); reached by c vertices of the cross-polytope.
 * ``d == 2``: the regular polygon, ``cos(2 pi / c)``, exact.
-* ``(d, c) = (4, 24)``: the 24-cell, ``1/2``, optimal (Musin 2008, the kissing number in 4-D).
-* ``(d, c) = (8, 240)``: the E8 root system, ``1/2``, optimal (Levenshtein 1979; Odlyzko-Sloane).
-* ``(d, c) = (24, 196560)``: the Leech lattice minimal vectors, ``1/2``, optimal.
+* ``(d, c)`` in :data:`PROVED_OPTIMA`: the code of exactly c points in R^d that attains the
+  optimum (the 24-cell, E8 roots, Leech minimal vectors); its value is read from the code table
+  (:func:`protobank.codes.plan.code_table`).
 * otherwise: the Levenshtein bound (see :func:`levenshtein_bound`).
 """
 
@@ -22,10 +22,12 @@ from functools import lru_cache
 import numpy as np
 from scipy import special
 
-_OPTIMAL_CODES = {
-    (4, 24): ("24-cell (optimal)", 0.5),
-    (8, 240): ("E8 root system (optimal)", 0.5),
-    (24, 196560): ("Leech lattice minimal vectors (optimal)", 0.5),
+# (d, c) whose optimum is proved, with the proof; the optimal code itself is the one of exactly
+# c points in R^d in the code table (D_4 = the 24-cell, E8 roots, Leech minimal vectors).
+PROVED_OPTIMA = {
+    (4, 24): "Musin 2008, the kissing number in 4-D",
+    (8, 240): "Levenshtein 1979; Odlyzko & Sloane 1979",
+    (24, 196560): "Levenshtein 1979; Odlyzko & Sloane 1979",
 }
 
 
@@ -61,9 +63,11 @@ def max_cosine_bound(d: int, c: int) -> Bound:
         return Bound(0.0, "cross-polytope (Rankin)", True)
     if d == 2:
         return Bound(math.cos(2 * math.pi / c), "regular polygon", True)
-    if (d, c) in _OPTIMAL_CODES:
-        kind, value = _OPTIMAL_CODES[(d, c)]
-        return Bound(value, kind, True)
+    if (d, c) in PROVED_OPTIMA:
+        from .codes.plan import code_table
+
+        code = next(k for k in code_table() if (k.n, k.size) == (d, c))
+        return Bound(float(code.max_cosine), f"{code.name} (optimal: {PROVED_OPTIMA[(d, c)]})", True)
     with np.errstate(all="ignore"):
         value = levenshtein_max_cosine(d, c)
     if not math.isfinite(value) or value < 0:

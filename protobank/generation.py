@@ -99,7 +99,7 @@ def generate(
     with _progress_bar(progress, spec.iterative, f"{spec.name} d={d} c={c}") as callback:
         result = spec.run(d, c, seed=seed, iters=iters, device=str(dev), progress=callback, **method_params)
     seconds = time.perf_counter() - start
-    report = geometry(result.vectors)
+    report = geometry(result.vectors, rows=result.measure_rows)
     metrics = report.headline()
     metrics["seconds"] = seconds
     return Prototypes(
@@ -112,6 +112,21 @@ def generate(
         provenance=provenance(str(dev)),
         history=result.history,
     )
+
+
+def forecast(d: int, c: int, *, method: str = DEFAULT_METHOD, device: str = "auto", **method_params: Any) -> str | None:
+    """A one-line warning when the default method is predicted to run long (an optimizer run
+    that no catalogue code makes unnecessary), with its predicted time and memory; else None."""
+    if method != DEFAULT_METHOD:
+        return None
+    from .optimize.portfolio import LONG_RUN_SECONDS, decide
+
+    d, c = check_dimensions(d, c)
+    keys = ("known_codes", "restarts", "iters", "polish")
+    dec = decide(d, c, resolve_device(device).type, **{k: v for k, v in method_params.items() if k in keys})
+    if dec.run_optimizer and dec.optimizer.seconds > LONG_RUN_SECONDS:
+        return f"d={d}, c={c}: {dec.summary()}"
+    return None
 
 
 class _progress_bar:

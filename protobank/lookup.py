@@ -153,8 +153,23 @@ def _open_file(entry: BankEntry, verify: bool) -> Prototypes:
     return read(path, verify=verify)
 
 
+def _open_recipe(entry: BankEntry, verify: bool) -> Prototypes:
+    """Rebuild an exact construction from the plan its entry records (no file, no optimizer)."""
+    from .codes.plan import Plan
+
+    params = entry.method_params or {}
+    try:
+        vectors = Plan.from_dict(params["plan"]).build()
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidArtifactError(f"{entry.where}: recipe for d={entry.d}, c={entry.c} cannot be rebuilt ({exc})") from exc
+    vectors.setflags(write=False)
+    return Prototypes(vectors=vectors, method=entry.method, method_params=dict(params),
+                      seed=-1 if entry.seed is None else entry.seed, metrics=dict(entry.metrics),
+                      provenance={"recipe": "rebuilt from the bank index"})
+
+
 # How each entry kind yields its vectors; the content hash is checked after, for every kind.
-OPENERS: dict[str, Callable[[BankEntry, bool], Prototypes]] = {"file": _open_file}
+OPENERS: dict[str, Callable[[BankEntry, bool], Prototypes]] = {"file": _open_file, "recipe": _open_recipe}
 
 
 def open_entry(entry: BankEntry, *, verify: bool = True) -> Prototypes:

@@ -27,6 +27,8 @@ class GeometryReport:
     the paper's eq. 4 over distinct pairs, ``log mean_{i<j} exp(-t ||w_i - w_j||^2)``, t = 2
     (lower is more uniform). ``nn_*`` are statistics of each prototype's angle to its nearest
     neighbour; ``row_max_cosine`` is each prototype's largest cosine to another (Figure 3a).
+    ``measured_rows`` < c means only the pairs touching that many evenly spaced rows were
+    measured (see :func:`geometry`): then the pairwise statistics are over those pairs.
     """
 
     d: int
@@ -42,6 +44,7 @@ class GeometryReport:
     centroid_norm: float
     uniformity: float
     max_norm_deviation: float
+    measured_rows: int
     bound: Bound
     row_max_cosine: np.ndarray = field(repr=False)
 
@@ -54,6 +57,8 @@ class GeometryReport:
         """The scalar metrics stored in an artifact's ``/metrics`` group."""
         out = {k: v for k, v in asdict(self).items() if isinstance(v, float)}
         out.update(bound_max_cosine=self.bound.value, gap_to_bound=self.gap_to_bound)
+        if self.measured_rows < self.c:
+            out["measured_rows"] = float(self.measured_rows)
         return out
 
     def to_dict(self, *, per_prototype: bool = False) -> dict:
@@ -66,24 +71,46 @@ class GeometryReport:
 
 
 def _as_unit_rows(vectors: np.ndarray, dtype: type) -> tuple[np.ndarray, float]:
-    x = np.asarray(vectors, dtype=np.float64)
+    """The rows normalised into one new array of ``dtype``, in blocks (no other full copy)."""
+    x = np.asarray(vectors)
     if x.ndim != 2:
         raise ValueError(f"expected a (c, d) matrix, got shape {x.shape}")
     if x.shape[0] < 2 or x.shape[1] < 1:
         raise ValueError(f"need at least 2 prototypes of dimension >= 1, got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError("vectors contain NaN or inf")
-    norms = np.linalg.norm(x, axis=1)
-    if (norms == 0).any():
-        raise ValueError("vectors contain a zero row, which has no direction")
-    return (x / norms[:, None]).astype(dtype, copy=False), float(np.abs(norms - 1).max())
+    out = np.empty(x.shape, dtype=dtype)
+    max_dev = 0.0
+    for start, stop in _spans(x.shape[0], _block_rows(x.shape[1], 8)):
+        xb = np.asarray(x[start:stop], dtype=np.float64)
+        if not np.isfinite(xb).all():
+            raise ValueError("vectors contain NaN or inf")
+        norms = np.sqrt(np.einsum("ij,ij->i", xb, xb))
+        if (norms == 0).any():
+            raise ValueError("vectors contain a zero row, which has no direction")
+        out[start:stop] = xb / norms[:, None]
+        max_dev = max(max_dev, float(np.abs(norms - 1).max()))
+    return out, max_dev
 
 
 def _block_rows(c: int, itemsize: int) -> int:
     return int(max(1, min(c, BLOCK_BYTES // (itemsize * c))))
 
 
-def geometry(vectors: np.ndarray, *, t: float = UNIFORMITY_T, precision: str = "auto") -> GeometryReport:
+def _spans(total: int, step: int):
+    return ((start, min(start + step, total)) for start in range(0, total, step))
+
+
+def sample_rows(c: int, rows: int | None) -> np.ndarray | None:
+    """The ``rows`` evenly spaced row indices a sampled measurement uses (None: every row)."""
+    if rows is None or rows >= c:
+        return None
+    if rows < 2:
+        raise ValueError(f"a sampled measurement needs at least 2 rows, got {rows}")
+    return np.unique(np.linspace(0, c - 1, rows).round().astype(np.int64))
+
+
+def geometry(
+    vectors: np.ndarray, *, t: float = UNIFORMITY_T, precision: str = "auto", rows: int | None = None
+) -> GeometryReport:
     """Measure the pairwise geometry of a (c, d) prototype matrix.
 
     Parameters
@@ -94,6 +121,11 @@ def geometry(vectors: np.ndarray, *, t: float = UNIFORMITY_T, precision: str = "
         Kernel parameter of the Gaussian-potential uniformity (paper eq. 3-4).
     precision : {"auto", "float64", "float32"}
         Arithmetic of the blocked pass; "auto" is float64 up to c = 20,000.
+    rows : int, optional
+        Measure only the pairs that touch ``rows`` evenly spaced prototypes (each against all
+        others) instead of every pair: for very large c, where a construction already proves
+        the max cosine. Mean, spread and centroid stay exact; the max cosine becomes a lower
+        bound (exact when it reaches the proven value). ``measured_rows`` records it.
 
     Returns
     -------
@@ -110,21 +142,54 @@ def geometry(vectors: np.ndarray, *, t: float = UNIFORMITY_T, precision: str = "
     dtype = {"float64": np.float64, "float32": np.float32}[precision]
     x, max_norm_dev = _as_unit_rows(vectors, dtype)
     c, d = x.shape
-    x64 = x.astype(np.float64, copy=False)
 
     # Mean and spread of cosines need no pairwise pass: sum_{i != j} x_i.x_j = |sum x|^2 - c.
-    s = x64.sum(axis=0)
+    s = np.zeros(d)
+    gram = np.zeros((d, d))
+    for start, stop in _spans(c, _block_rows(d, 8)):
+        xb = x[start:stop].astype(np.float64, copy=False)
+        s += xb.sum(axis=0)
+        gram += xb.T @ xb
     pairs = c * (c - 1)
     mean = (float(s @ s) - c) / pairs
-    gram = x64.T @ x64
     mean_sq = (float(np.sum(gram * gram)) - c) / pairs
     std = math.sqrt(max(mean_sq - mean * mean, 0.0))
 
+    sample = sample_rows(c, rows)
+    if sample is None:
+        row_max, overall_min, potential, count = _all_pairs(x, dtype(2 * t))
+    else:
+        row_max, overall_min, potential, count = _sampled_pairs(x, sample, dtype(2 * t))
+    row_max = np.clip(row_max, -1.0, 1.0)
+    nn_angles = np.degrees(np.arccos(row_max))
+    max_cos = float(row_max.max())
+    return GeometryReport(
+        d=d,
+        c=c,
+        max_cosine=max_cos,
+        min_cosine=float(overall_min),
+        mean_cosine=mean,
+        std_cosine=std,
+        min_angle_deg=float(math.degrees(math.acos(min(max(max_cos, -1.0), 1.0)))),
+        nn_angle_mean_deg=float(nn_angles.mean()),
+        nn_angle_std_deg=float(nn_angles.std()),
+        nn_angle_max_deg=float(nn_angles.max()),
+        centroid_norm=float(np.linalg.norm(s) / c),
+        uniformity=float(math.log(potential / count)) if potential > 0 else -math.inf,
+        max_norm_deviation=max_norm_dev,
+        measured_rows=c if sample is None else len(sample),
+        bound=max_cosine_bound(d, c),
+        row_max_cosine=row_max,
+    )
+
+
+def _all_pairs(x: np.ndarray, two_t) -> tuple[np.ndarray, float, float, int]:
+    """Every row's largest cosine, the smallest cosine, and sum_{i<j} exp(2t (cos - 1))."""
+    c = x.shape[0]
     row_max = np.full(c, -np.inf)
     overall_min = np.inf
     potential = 0.0  # sum over i < j of exp(2t (cos - 1)) = exp(-t |w_i - w_j|^2)
     block = _block_rows(c, x.itemsize)
-    two_t = dtype(2 * t)
     for start in range(0, c, block):
         stop = min(start + block, c)
         xb = x[start:stop]
@@ -146,27 +211,35 @@ def geometry(vectors: np.ndarray, *, t: float = UNIFORMITY_T, precision: str = "
         off *= two_t
         np.exp(off, out=off)
         potential += float(off.sum(dtype=np.float64))
+    return row_max, overall_min, potential, c * (c - 1) // 2
 
-    row_max = np.clip(row_max, -1.0, 1.0)
-    nn_angles = np.degrees(np.arccos(row_max))
-    max_cos = float(row_max.max())
-    return GeometryReport(
-        d=d,
-        c=c,
-        max_cosine=max_cos,
-        min_cosine=float(overall_min),
-        mean_cosine=mean,
-        std_cosine=std,
-        min_angle_deg=float(math.degrees(math.acos(min(max(max_cos, -1.0), 1.0)))),
-        nn_angle_mean_deg=float(nn_angles.mean()),
-        nn_angle_std_deg=float(nn_angles.std()),
-        nn_angle_max_deg=float(nn_angles.max()),
-        centroid_norm=float(np.linalg.norm(s) / c),
-        uniformity=float(math.log(potential / (pairs / 2))) if potential > 0 else -math.inf,
-        max_norm_deviation=max_norm_dev,
-        bound=max_cosine_bound(d, c),
-        row_max_cosine=row_max,
-    )
+
+def _sampled_pairs(x: np.ndarray, sample: np.ndarray, two_t) -> tuple[np.ndarray, float, float, int]:
+    """The same statistics over the pairs (i, j), i in ``sample``, j != i: each sampled row's
+    largest cosine, their smallest cosine, and the potential summed over those pairs."""
+    c = x.shape[0]
+    row_max = np.empty(len(sample))
+    overall_min = np.inf
+    potential = 0.0
+    block = _block_rows(c, x.itemsize)
+    for start in range(0, len(sample), block):
+        idx = sample[start : start + block]
+        g = x[idx] @ x.T
+        g[np.arange(len(idx)), idx] = np.nan
+        row_max[start : start + len(idx)] = np.nanmax(g, axis=1)
+        overall_min = min(overall_min, float(np.nanmin(g)))
+        g -= 1
+        g *= two_t
+        np.exp(g, out=g)
+        potential += float(np.nansum(g, dtype=np.float64))
+    return row_max, overall_min, potential, len(sample) * (c - 1)
+
+
+def remeasure(vectors: np.ndarray, metrics: dict) -> GeometryReport:
+    """The geometry measured the way the stored ``metrics`` were (sampled rows or all)."""
+    rows = metrics.get("measured_rows")
+    c = np.shape(vectors)[0]
+    return geometry(vectors, rows=None if rows is None or int(rows) >= c else int(rows))
 
 
 def pairwise_cosines(vectors: np.ndarray, *, max_rows: int = 2000, seed: int = 0) -> np.ndarray:

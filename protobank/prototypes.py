@@ -91,12 +91,13 @@ class Prototypes:
 
     def astype(self, dtype: str) -> "Prototypes":
         """The same prototypes stored as ``float32`` or ``float64``; rows re-normalised, the
-        geometry re-measured, other metrics (the run's ``seconds``) kept."""
-        from .measure import geometry
+        geometry re-measured (on the same pairs as before), other metrics (the run's
+        ``seconds``) kept."""
+        from .measure import remeasure
 
         v = np.asarray(self.vectors, dtype=np.float64)
         v = (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(dtype)
-        return self.replace(vectors=v, metrics={**self.metrics, **geometry(v).headline()})
+        return self.replace(vectors=v, metrics={**self.metrics, **remeasure(v, self.metrics).headline()})
 
     def replace(self, **changes: Any) -> "Prototypes":
         """A copy with some fields changed (the content hash follows the vectors)."""

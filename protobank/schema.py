@@ -39,6 +39,7 @@ STORED_DTYPES = ("float32", "float64")
 UNIT_NORM_TOL = {"float32": 1e-5, "float64": 1e-10}
 
 _HASH_PREFIX = b"protobank.prototypes.content.v1\x00"
+HASH_BLOCK_BYTES = 64 * 2**20
 
 
 def content_sha256(vectors: np.ndarray) -> str:
@@ -55,7 +56,9 @@ def content_sha256(vectors: np.ndarray) -> str:
     h = hashlib.sha256(_HASH_PREFIX)
     h.update(le.dtype.str.encode("ascii") + b"\x00")
     h.update(struct.pack("<qq", *a.shape))
-    h.update(le.tobytes(order="C"))
+    step = max(1, HASH_BLOCK_BYTES // max(1, le.itemsize * a.shape[1]))
+    for start in range(0, a.shape[0], step):  # in row blocks: no second copy of a large matrix
+        h.update(memoryview(le[start : start + step]).cast("B"))
     return h.hexdigest()
 
 

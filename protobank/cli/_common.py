@@ -78,3 +78,17 @@ def fmt(value: float | None, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     return f"{value:.{digits}f}"
+
+
+def construction_line(params: dict[str, Any], metrics: dict[str, float]) -> str:
+    """Which construction the default method kept, and what the others reached."""
+    line = str(params["construction"])
+    for name, cand in params.get("candidates", {}).items():
+        if "max_cosine" in cand:
+            line += f"; {name} {cand['max_cosine']:.5f}"
+        elif "not_run" in cand:
+            line += f"; {name} not run"
+    rows = metrics.get("measured_rows")
+    if rows:
+        line += f"; measured on the pairs of {int(rows):,} sampled rows, proven max cosine {params.get('proven_max_cosine', float('nan')):.6f}"
+    return line

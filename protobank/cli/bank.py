@@ -74,6 +74,7 @@ def build(
     dtype: str = typer.Option("float32", help="Stored dtype."),
     seed: int = typer.Option(0, min=0),
     device: str = typer.Option("auto"),
+    upgrade: bool = typer.Option(False, help="Also regenerate cells whose stored max cosine a catalogue code beats."),
 ) -> None:
     """Maintainers: generate a grid into FOLDER and write its index (resumable)."""
     from ..bank import DEFAULT_GRID, build_bank
@@ -89,5 +90,6 @@ def build(
         what = "kept" if skipped else f"max cos {entry.metrics.get('max_cosine', float('nan')):.5f}"
         err_console().print(f"d={entry.d:<5} c={entry.c:<6} {entry.method}: {what}", highlight=False)
 
-    entries = build_bank(folder, grid, method=method, dtype=dtype, seed=seed, device=device, on_entry=report)
+    entries = build_bank(folder, grid, method=method, dtype=dtype, seed=seed, device=device, on_entry=report,
+                         upgrade=upgrade)
     out_console().print(f"{len(entries)} entries in {folder / 'index.json'}")

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from . import app
-from ._common import examples, fmt, out_console, parse_params, print_json, show_progress
+from ._common import construction_line, err_console, examples, fmt, out_console, parse_params, print_json, show_progress
 
 
 @app.command(epilog=examples(
@@ -19,7 +19,7 @@ from ._common import examples, fmt, out_console, parse_params, print_json, show_
 def generate(
     d: int = typer.Option(..., "--d", "--dim", min=1, help="Embedding dimension."),
     c: int = typer.Option(..., "--c", "--classes", min=2, help="Number of prototypes (classes)."),
-    method: str = typer.Option("minimax", help="minimax (default), gaussian, hpn, etf or random."),
+    method: str = typer.Option("minimax", help="minimax (default: the best of exact codes and the optimizer), gaussian, hpn, etf or random."),
     seed: int = typer.Option(0, min=0, help="Seed of the initialisation and sampling."),
     iters: Optional[int] = typer.Option(None, min=1, help="Optimisation steps (method default)."),
     device: str = typer.Option("auto", help="auto (CUDA when available), cpu, cuda or cuda:N."),
@@ -34,7 +34,7 @@ def generate(
     from ..artifact import write
     from ..cache import is_default_run, publish
     from ..errors import ArtifactExistsError, InvalidInputError, OutputPathError
-    from ..generation import generate as run
+    from ..generation import forecast, generate as run
     from ..index import artifact_name
 
     if dtype not in ("float32", "float64"):
@@ -44,6 +44,9 @@ def generate(
     if out is not None and not out.is_dir() and not out.parent.is_dir():
         raise OutputPathError(f"folder {out.parent} does not exist; create it first")
     params = parse_params(param)
+    warning = forecast(d, c, method=method, device=device, iters=iters, **params)
+    if warning:
+        err_console().print(f"[yellow]predicted:[/] {warning}", highlight=False)
     p = run(d, c, method=method, seed=seed, iters=iters, device=device,
             progress=show_progress(json_output, progress), **params)
     if dtype != p.dtype:
@@ -67,6 +70,8 @@ def generate(
     table.add_row("path", str(target))
     table.add_row("sha256", p.content_sha256[:16])
     table.add_row("max cosine", f"{fmt(m['max_cosine'], 6)}  (best possible >= {fmt(m['bound_max_cosine'], 6)}, gap {fmt(m['gap_to_bound'], 6)})")
+    if "construction" in p.method_params:
+        table.add_row("construction", construction_line(p.method_params, m))
     table.add_row("min / mean cosine", f"{fmt(m['min_cosine'])} / {fmt(m['mean_cosine'], 6)}")
     table.add_row("min angle", f"{m['min_angle_deg']:.3f} deg")
     table.add_row("iterations", str(p.iterations))

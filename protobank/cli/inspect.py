@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from . import app
-from ._common import err_console, examples, fmt, out_console, print_json
+from ._common import construction_line, err_console, examples, fmt, out_console, print_json
 
 
 def _subject(path: Optional[Path], d: Optional[int], c: Optional[int], layout: str):
@@ -56,7 +56,7 @@ def inspect(
 ) -> None:
     """Geometry of prototypes beside ETF, HPN, the paper's method, random and the limit."""
     from ..baselines import run_baselines, parse_baselines
-    from ..measure import geometry
+    from ..measure import geometry, remeasure
 
     if layout not in ("auto", "cd", "dc"):
         from ..errors import InvalidInputError
@@ -64,7 +64,7 @@ def inspect(
         raise InvalidInputError(f"--layout must be auto, cd or dc, got {layout!r}")
     names = parse_baselines(baselines)
     label, vectors, artifact = _subject(path, d, c, layout)
-    report = geometry(vectors)
+    report = remeasure(vectors, artifact.metrics) if artifact is not None else geometry(vectors)
     rows = [(label, vectors, report, artifact.iterations if artifact else None, None)]
     for b in run_baselines(report.d, report.c, names, seed=seed, device=device, time_budget=time_budget):
         rows.append((b.name, b.vectors, b.report, b.iterations, b.skipped))
@@ -79,12 +79,15 @@ def inspect(
             "d": report.d,
             "c": report.c,
             "bound": report.bound.to_dict(),
-            "subject": {"name": label, "iterations": rows[0][3], **report.to_dict()},
+            "subject": {"name": label, "iterations": rows[0][3], **report.to_dict(),
+                        "construction": artifact.method_params.get("construction") if artifact else None},
             "baselines": {n: ({"skipped": s} if s else {"iterations": it, **r.to_dict()}) for n, _, r, it, s in rows[1:]},
             "plot": str(plot) if plot else None,
         })
         return
     _print_table(rows, report)
+    if artifact is not None and "construction" in artifact.method_params:
+        out_console().print(f"construction: {construction_line(artifact.method_params, report.headline())}", highlight=False)
     if plot is not None:
         err_console().print(f"plot written to {plot}")
 

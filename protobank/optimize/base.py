@@ -31,6 +31,9 @@ class MethodResult:
     params: dict[str, Any]
     iterations: int = 0
     history: dict[str, np.ndarray] = field(default_factory=dict)
+    # Measure the result on the pairs of this many sampled rows (a construction that proves its
+    # max cosine, at very large c); None measures every pair.
+    measure_rows: int | None = None
 
 
 @dataclass(frozen=True)

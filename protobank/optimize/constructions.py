@@ -1,12 +1,11 @@
 """Exact point sets: the regular simplex, cross-polytope subsets, polygons, 24-cell, E8 roots.
 
 All return float64 (c, d) unit rows. They are the proven optima for their (d, c) (see
-:mod:`protobank.bounds`).
+:mod:`protobank.bounds`). The 24-cell and E8 come from the code catalogue's lattices
+(:mod:`protobank.codes.lattices`), their one home.
 """
 
 from __future__ import annotations
-
-import itertools
 
 import numpy as np
 
@@ -51,33 +50,18 @@ def polygon(c: int) -> np.ndarray:
     return np.stack([np.cos(theta), np.sin(theta)], axis=1)
 
 
-def _dn_roots(n: int) -> list[np.ndarray]:
-    """The roots of D_n: every vector with two entries +-1 and the rest 0."""
-    rows = []
-    for i, j in itertools.combinations(range(n), 2):
-        for si, sj in itertools.product((1.0, -1.0), repeat=2):
-            v = np.zeros(n)
-            v[i], v[j] = si, sj
-            rows.append(v)
-    return rows
-
-
 def cell24() -> np.ndarray:
     """The 24 vertices of the 24-cell (the D4 roots): max cosine 1/2, optimal in R^4."""
-    return normalize_rows(np.array(_dn_roots(4)))
+    from ..codes.lattices import dn
+
+    return dn(4).vectors()
 
 
 def e8_roots() -> np.ndarray:
-    """The 240 roots of E8 (D8 roots and the even-sign half-vectors): max cosine 1/2, the
-    optimal kissing configuration in R^8."""
-    rows = _dn_roots(8)
-    for signs in itertools.product((0.5, -0.5), repeat=8):
-        if sum(s < 0 for s in signs) % 2 == 0:
-            rows.append(np.array(signs))
-    return normalize_rows(np.array(rows))
+    """The 240 roots of E8: max cosine 1/2, the optimal kissing configuration in R^8."""
+    from ..codes.lattices import e8
 
-
-KNOWN_CODES = {(4, 24): cell24, (8, 240): e8_roots}
+    return e8().vectors()
 
 
 def random_rotation(d: int, k: int, seed: int) -> np.ndarray:

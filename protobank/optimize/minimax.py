@@ -1,8 +1,8 @@
-"""protobank's default: the smallest achievable largest pairwise cosine.
+"""The minimax optimizer: the smallest largest pairwise cosine it can reach for (d, c).
 
-* Exact optima where they are known, at once: the regular simplex (c <= d + 1), a
-  cross-polytope subset (c <= 2d), the regular polygon (d = 2), the 24-cell and E8 roots.
-* Otherwise it minimises the worst pair directly. The objective is the smoothed maximum
+The default method (:mod:`.portfolio`) runs it beside the exact constructions and the code
+catalogue, where it can win. It minimises the worst pair directly. The objective is the
+smoothed maximum
 
       L_beta(W) = (1/beta) * log sum_{i != j} exp(beta * w_i . w_j),
 
@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import contextlib
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import InvalidInputError
 from ._torch import initial_rows, to_numpy_rows
-from .base import Method, MethodResult, ProgressCallback, register, resolve_device
-from .constructions import KNOWN_CODES, cross_polytope_subset, polygon, simplex
+from .base import MethodResult, ProgressCallback, resolve_device
+from .constructions import cross_polytope_subset, polygon, simplex
 from .polish import slp_polish
 
 # A deterministic cost model of one step, seconds = fixed + per_mac * R c^2 d + per_pair * R c^2
@@ -44,17 +45,60 @@ POLISH_MAX_CD = 1000
 POLISH_CANDIDATES = 2
 
 
-def exact_construction(d: int, c: int, known_codes: bool = True) -> tuple[np.ndarray, str] | None:
-    """The proven optimum for (d, c) when one is known, with its name."""
+def exact_construction_name(d: int, c: int) -> str | None:
+    """The theorem's optimum for (d, c) that needs no code table, by name (None: no theorem)."""
     if c <= d + 1:
-        return simplex(c, d), "regular-simplex"
+        return "regular-simplex"
     if c <= 2 * d:
-        return cross_polytope_subset(c, d), "cross-polytope-subset"
+        return "cross-polytope-subset"
     if d == 2:
-        return polygon(c), "regular-polygon"
-    if known_codes and (d, c) in KNOWN_CODES:
-        return KNOWN_CODES[(d, c)](), {(4, 24): "24-cell", (8, 240): "e8-roots"}[(d, c)]
+        return "regular-polygon"
     return None
+
+
+def exact_construction(d: int, c: int) -> tuple[np.ndarray, str] | None:
+    """The proven optimum for (d, c) by a theorem that needs no code table, with its name."""
+    name = exact_construction_name(d, c)
+    builders = {"regular-simplex": lambda: simplex(c, d), "cross-polytope-subset": lambda: cross_polytope_subset(c, d),
+                "regular-polygon": lambda: polygon(c)}
+    return None if name is None else (builders[name](), name)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Restarts and steps per phase of one run, fixed by (d, c, device type) alone, and what
+    the cost model predicts the run takes."""
+
+    restarts: int
+    iters: int
+    polish: bool
+    seconds: float
+    bytes: int
+
+
+def schedule(
+    d: int, c: int, device_type: str, *, restarts: int | None = None, iters: int | None = None,
+    polish: bool | None = None,
+) -> Schedule:
+    """The run's restarts, steps per phase and polish, with its predicted seconds and memory."""
+    fixed, per_mac, per_pair = STEP_COST[device_type]
+    polish = (d <= LOW_DIMENSION and c * d <= POLISH_MAX_CD) if polish is None else polish
+    # The LP polish finishes what the phases leave, so they may stop a little sooner.
+    budget = PHASE_SECONDS[device_type] * (0.8 if polish else 1.0)
+
+    def step_seconds(r: int) -> float:
+        return fixed + per_mac * r * c * c * d + per_pair * r * c * c
+
+    if restarts is None:
+        restarts = MAX_RESTARTS["low" if d <= LOW_DIMENSION else "high"]
+        while restarts > 1 and step_seconds(restarts) * 1000 > budget:
+            restarts //= 2
+    if iters is None:
+        iters = int(min(MAX_ITERS, max(MIN_ITERS, budget / step_seconds(max(restarts, 1)))))
+    # Rows, gradient, two Adam moments and the best rows (float64 at worst), one block of
+    # cosines and its exponentials, and the float64 result measured afterwards.
+    nbytes = 5 * 8 * max(restarts, 1) * c * d + 2 * 4 * BLOCK_ELEMENTS[device_type] + 3 * 8 * c * d
+    return Schedule(restarts, iters, bool(polish), 2 * iters * step_seconds(max(restarts, 1)), nbytes)
 
 
 def smoothed_max_gradient(x, beta: float, block_rows: int):
@@ -106,7 +150,7 @@ class _SphereAdam:
         return x / x.norm(dim=-1, keepdim=True)
 
 
-def run_minimax(
+def optimize(
     d: int,
     c: int,
     *,
@@ -115,7 +159,6 @@ def run_minimax(
     device: str | None = "auto",
     progress: ProgressCallback | None = None,
     restarts: int | None = None,
-    known_codes: bool = True,
     polish: bool | None = None,
     beta_start: float = 10.0,
     beta_mid: float = 1000.0,
@@ -124,32 +167,17 @@ def run_minimax(
     patience: int | None = None,
     tol: float = 1e-7,
 ) -> MethodResult:
+    """Minimise the largest pairwise cosine of c points in R^d from a seeded random start."""
     import torch
 
-    exact = exact_construction(d, c, known_codes)
-    if exact is not None:
-        vectors, name = exact
-        return MethodResult(vectors, {"construction": name})
     if restarts is not None and restarts < 1:
         raise InvalidInputError(f"restarts must be >= 1, got {restarts}")
     if not 0 < beta_start <= beta_mid <= beta_end:
         raise InvalidInputError("need 0 < beta_start <= beta_mid <= beta_end")
 
     dev = resolve_device(device)
-    fixed, per_mac, per_pair = STEP_COST[dev.type]
-    polish = (d <= LOW_DIMENSION and c * d <= POLISH_MAX_CD) if polish is None else polish
-    # The LP polish finishes what the phases leave, so they may stop a little sooner.
-    budget = PHASE_SECONDS[dev.type] * (0.8 if polish else 1.0)
-
-    def step_seconds(r: int) -> float:
-        return fixed + per_mac * r * c * c * d + per_pair * r * c * c
-
-    if restarts is None:
-        restarts = MAX_RESTARTS["low" if d <= LOW_DIMENSION else "high"]
-        while restarts > 1 and step_seconds(restarts) * 1000 > budget:
-            restarts //= 2
-    if iters is None:
-        iters = int(min(MAX_ITERS, max(MIN_ITERS, budget / step_seconds(restarts))))
+    plan = schedule(d, c, dev.type, restarts=restarts, iters=iters, polish=polish)
+    restarts, iters, polish = plan.restarts, plan.iters, plan.polish
     if iters < 1:
         raise InvalidInputError(f"iters must be >= 1, got {iters}")
     lr = 0.03 * min(1.0, math.sqrt(32 / d)) if lr is None else lr
@@ -234,7 +262,6 @@ def run_minimax(
         "phase_iters": iters,
         "patience": patience,
         "tol": tol,
-        "known_codes": known_codes,
         "polish": bool(polish),
         "polished_candidates": polished,
         "phase2_dtype": "float64" if precise else "float32",
@@ -257,13 +284,3 @@ def _tf32(dev):
         yield
     finally:
         torch.backends.cuda.matmul.allow_tf32 = previous
-
-
-register(
-    Method(
-        "minimax",
-        "default: exact optima where known, else annealed smoothed-max minimisation of the worst pair",
-        run_minimax,
-        iterative=True,
-    )
-)
