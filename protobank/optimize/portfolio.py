@@ -6,7 +6,8 @@
    cosine meets the bound it is optimal and is returned at once.
 3. The minimax optimizer (:mod:`.minimax`), run where it can win: always when its predicted
    time is small, otherwise only when a model fitted to its measured results predicts it
-   beats the plan.
+   beats the plan and its predicted time stays within :data:`PATIENT_SECONDS` (past that a
+   code answers in seconds; ``known_codes=false`` runs the optimizer alone).
 
 The lower max cosine wins; a tie goes to the more uniform set. ``method_params`` records
 which construction won, the candidates, the bound and the gap to it; a winning plan is stored
@@ -31,6 +32,10 @@ OPTIMIZER_FIT = (-0.18276, 0.82122, 0.07143)
 FIT_MARGIN = 0.15
 # Below this predicted time the optimizer simply runs and the measured values decide.
 CHEAP_SECONDS = {"cpu": 60.0, "cuda": 120.0}
+# Past this predicted time an exact code is kept even where the fit expects the optimizer to
+# beat it: a default that can answer in seconds never starts an hours-long run on its own.
+# ``-p known_codes=false`` runs the optimizer alone, however long it takes.
+PATIENT_SECONDS = {"cpu": 600.0, "cuda": 1800.0}
 # Multiply-adds (c^2 d) up to which a construction's result is measured over every pair; above,
 # over the pairs of SAMPLED_WORK / (c d) evenly spaced rows (the plan proves the max cosine).
 EXHAUSTIVE_WORK = 2e10
@@ -76,7 +81,8 @@ class Decision:
             return f"{self.exact} (a proven optimum)"
         code = f"code {self.plan.name} (max cosine {self.plan.max_cosine:.5f})" if self.plan else "no catalogue code fits"
         if not self.run_optimizer:
-            return f"{code}; optimizer not run (predicted {_duration(self.optimizer.seconds)})"
+            hint = "; -p known_codes=false runs it" if self.optimizer.seconds > PATIENT_SECONDS["cpu"] else ""
+            return f"{code}; optimizer not run (predicted {_duration(self.optimizer.seconds)}{hint})"
         return (f"{code}; optimizer predicted to take {_duration(self.optimizer.seconds)} and "
                 f"{self.optimizer.bytes / 2**30:.1f} GiB")
 
@@ -111,6 +117,8 @@ def decide(
         run = False  # the plan meets the bound: nothing can do better
     elif sched.seconds <= CHEAP_SECONDS[device_type]:
         run = True
+    elif sched.seconds > PATIENT_SECONDS[device_type]:
+        run = False
     else:
         run = predicted is None or predicted * (1 - FIT_MARGIN) < plan.max_cosine
     return Decision(d, c, bound, None, plan, sched, predicted, run)
