@@ -17,6 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -246,22 +247,31 @@ def write(prototypes: Prototypes, path: str | os.PathLike, *, overwrite: bool = 
         raise OutputPathError(f"folder {folder} does not exist; create it first")
     if path.exists() and not overwrite:
         raise ArtifactExistsError(f"{path} exists; pass --overwrite (overwrite=True) to replace it")
+    created = prototypes.created_utc or datetime.now(timezone.utc).isoformat(timespec="seconds")
+    with staged_file(path, overwrite=overwrite) as (fd, tmp):
+        os.close(fd)
+        with h5py.File(tmp, "w", locking=False) as f:  # a fresh, unique file nobody else opens
+            _write_open(f, prototypes, created)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        read(tmp, verify=True)
+    return path
+
+
+@contextlib.contextmanager
+def staged_file(path: Path, *, overwrite: bool) -> Iterator[tuple[int, Path]]:
+    """A unique temporary file beside ``path`` (its descriptor and name; the caller closes the
+    descriptor), readable as the umask allows, published at ``path`` when the block ends
+    without error and removed otherwise: readers see the whole file or none."""
+    folder = path.parent
     try:
         fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
         raise OutputPathError(f"cannot write into folder {folder}: {exc.strerror or exc}") from exc
     tmp = Path(tmp_name)
     try:
-        os.fchmod(fd, 0o666 & ~process_umask())  # mkstemp makes 0600; a published artifact is world-readable
-    finally:
-        os.close(fd)
-    try:
-        created = prototypes.created_utc or datetime.now(timezone.utc).isoformat(timespec="seconds")
-        with h5py.File(tmp, "w", locking=False) as f:  # a fresh, unique file nobody else opens
-            _write_open(f, prototypes, created)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        read(tmp, verify=True)
+        os.fchmod(fd, 0o666 & ~process_umask())  # mkstemp makes 0600; a published file is world-readable
+        yield fd, tmp
         publish_temp(tmp, path, overwrite=overwrite)
     except OSError as exc:
         if isinstance(exc, (ArtifactExistsError, OutputPathError)):
@@ -271,7 +281,6 @@ def write(prototypes: Prototypes, path: str | os.PathLike, *, overwrite: bool = 
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     fsync_dir(folder)
-    return path
 
 
 def _proc_umask() -> int | None:

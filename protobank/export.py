@@ -7,9 +7,7 @@ file and an existing file is never replaced.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -58,28 +56,13 @@ def export(p: Prototypes, path: str | os.PathLike, *, fmt: str, layout: str = "c
     if not path.parent.is_dir():
         raise OutputPathError(f"folder {path.parent} does not exist; create it first")
     matrix = np.ascontiguousarray(p.vectors if layout == "cd" else p.vectors.T)
-    from .artifact import fsync_dir, publish_temp, process_umask
+    from .artifact import staged_file
 
-    try:
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise OutputPathError(f"cannot write into folder {path.parent}: {exc.strerror or exc}") from exc
-    tmp = Path(name)
-    try:
-        os.fchmod(fd, 0o666 & ~process_umask())
+    with staged_file(path, overwrite=False) as (fd, _):
         with os.fdopen(fd, "wb") as fh:
             _write(fh, matrix, fmt, p, layout)
             fh.flush()
             os.fsync(fh.fileno())
-        publish_temp(tmp, path, overwrite=False)
-    except OSError as exc:
-        if isinstance(exc, (ArtifactExistsError, OutputPathError)):
-            raise
-        raise OutputPathError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    fsync_dir(path.parent)
     return path
 
 

@@ -1,7 +1,6 @@
 """Hostile files: every malformed input ends in a named protobank error, never a crash,
 a hang or a silent load of something other than what was written."""
 
-import os
 import random
 
 import h5py

@@ -92,3 +92,22 @@ def construction_line(params: dict[str, Any], metrics: dict[str, float]) -> str:
     if rows:
         line += f"; measured on the pairs of {int(rows):,} sampled rows, proven max cosine {params.get('proven_max_cosine', float('nan')):.6f}"
     return line
+
+
+def report_checks(checks: list, where: Any, json_output: bool) -> None:
+    """Render file checks (``bank verify``, ``cache verify``): one line per file and a count,
+    or one JSON document; exit 1 when any check failed."""
+    import typer
+
+    bad = [ch for ch in checks if not ch.ok]
+    if json_output:
+        print_json({"folder": str(where), "ok": not bad,
+                    "files": [ch.__dict__ | {"problems": list(ch.problems)} for ch in checks]})
+    else:
+        for ch in checks:
+            status = "[green]ok[/]" if ch.ok else "[red]FAIL[/]"
+            out_console().print(f"{status} {ch.path}" + ("" if ch.ok else f": {'; '.join(ch.problems)}"), highlight=False)
+        out_console().print(f"{len(checks) - len(bad)} ok, {len(bad)} failed in {where}")
+    if bad:
+        raise typer.Exit(1)
+

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from . import app
-from ._common import CONTEXT, err_console, examples, fmt, out_console, print_json
+from ._common import CONTEXT, err_console, examples, fmt, out_console, print_json, report_checks
 
 bank_app = typer.Typer(help="The precomputed bank: list, verify, build.", no_args_is_help=True, context_settings=CONTEXT)
 app.add_typer(bank_app, name="bank")
@@ -53,16 +53,7 @@ def verify(
     if folder is None or not folder.is_dir():
         raise PrototypesNotFoundError(f"no bank folder {folder}" if folder else "no bank is installed")
     checks = verify_bank(folder)
-    bad = [ch for ch in checks if not ch.ok]
-    if json_output:
-        print_json({"folder": str(folder), "ok": not bad, "files": [ch.__dict__ | {"problems": list(ch.problems)} for ch in checks]})
-    else:
-        for ch in checks:
-            status = "[green]ok[/]" if ch.ok else "[red]FAIL[/]"
-            out_console().print(f"{status} {ch.path}" + ("" if ch.ok else f": {'; '.join(ch.problems)}"), highlight=False)
-        out_console().print(f"{len(checks) - len(bad)} ok, {len(bad)} failed in {folder}")
-    if bad:
-        raise typer.Exit(1)
+    report_checks(checks, folder, json_output)
 
 
 @bank_app.command()

@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from . import app
-from ._common import CONTEXT, fmt, out_console, print_json
+from ._common import CONTEXT, fmt, out_console, print_json, report_checks
 
 cache_app = typer.Typer(help="The cache of generated artifacts: list, verify, clean.", no_args_is_help=True, context_settings=CONTEXT)
 app.add_typer(cache_app, name="cache")
@@ -37,17 +37,7 @@ def verify(json_output: bool = typer.Option(False, "--json", help="Print one JSO
     from ..cache import cache_dir, cache_entries
 
     checks = verify_entries(cache_dir(), cache_entries())
-    bad = [ch for ch in checks if not ch.ok]
-    if json_output:
-        print_json({"folder": str(cache_dir()), "ok": not bad,
-                    "files": [{"path": ch.path, "ok": ch.ok, "problems": list(ch.problems)} for ch in checks]})
-    else:
-        for ch in checks:
-            status = "[green]ok[/]" if ch.ok else "[red]FAIL[/]"
-            out_console().print(f"{status} {ch.path}" + ("" if ch.ok else f": {'; '.join(ch.problems)}"), highlight=False)
-        out_console().print(f"{len(checks) - len(bad)} ok, {len(bad)} failed in {cache_dir()}")
-    if bad:
-        raise typer.Exit(1)
+    report_checks(checks, cache_dir(), json_output)
 
 
 @cache_app.command()
