@@ -30,7 +30,7 @@ plan() {  # EPOCHS "DIMS" "SEEDS" MODE...
     plan 4 "10 32" "0 1" softmax static dynamic
 } | while read -r name args; do
     grep -q "\"name\": \"$name\"" "$results" 2>/dev/null || echo "$name $args"
-done | xargs -P "$jobs" -L 1 bash -c '
+done | xargs -r -P "$jobs" -L 1 bash -c '
     name=$0; out=$(python -m protobank train '"$common"' "$@" --out '"$runs"'/$name) || { echo "$name failed" >&2; exit 0; }
     python -c "
 import json, sys
