@@ -81,7 +81,7 @@ class Decision:
             return f"{self.exact} (a proven optimum)"
         code = f"code {self.plan.name} (max cosine {self.plan.max_cosine:.5f})" if self.plan else "no catalogue code fits"
         if not self.run_optimizer:
-            hint = "; -p known_codes=false runs it" if self.optimizer.seconds > PATIENT_SECONDS["cpu"] else ""
+            hint = "; -p known_codes=false runs it" if self.plan.max_cosine > self.bound.value + TIE else ""
             return f"{code}; optimizer not run (predicted {_duration(self.optimizer.seconds)}{hint})"
         return (f"{code}; optimizer predicted to take {_duration(self.optimizer.seconds)} and "
                 f"{self.optimizer.bytes / 2**30:.1f} GiB")
