@@ -82,10 +82,14 @@ def main() -> None:
     with torch.no_grad():
         predictions = head(backbone(data.x_test.to(device))).argmax(1).cpu()
     top1 = 100 * float((predictions == data.y_test).float().mean())
-    report = {"rank": rank, "test_top1": top1, "assignment": head.assignment.tolist(), "steps": assigner.steps}
-    print(json.dumps(report), flush=True)
-    if distributed:
+    report = {"test_top1": top1, "assignment": head.assignment.tolist(), "steps": assigner.steps}
+    ranks = [report]
+    if distributed:  # one line from rank 0 with every rank's result: they agree unless a rank desynchronised
+        ranks = [None] * torch.distributed.get_world_size()
+        torch.distributed.all_gather_object(ranks, report)
         torch.distributed.destroy_process_group()
+    if rank == 0:
+        print(json.dumps({**report, "ranks": ranks}), flush=True)
 
 
 if __name__ == "__main__":
