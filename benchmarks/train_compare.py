@@ -67,7 +67,8 @@ def main() -> None:
                     cfg.loss = args.loss
                 if any(r["dim"] == d and r["head"] == head and r["config"] == asdict(cfg) for r in runs):
                     continue
-                opts = RunOptions(args.data, args.data_path, d, None, head, args.backbone, args.imbalance, None, False, cfg)
+                opts = RunOptions(data=args.data, data_path=args.data_path, dim=d, head=head, backbone=args.backbone,
+                                  imbalance=args.imbalance, config=cfg)
                 t0 = time.perf_counter()
                 m = run_training(opts, DistContext())
                 m.update(mode=mode, wall_seconds=time.perf_counter() - t0)

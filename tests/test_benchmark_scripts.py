@@ -1,0 +1,43 @@
+"""The training benchmark scripts run as docs/benchmarks.md shows them (on a tiny budget)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _script(name: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / name), *args],
+                          capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+
+
+def test_train_compare_records_each_run_once_and_plots_them(tmp_path):
+    results = tmp_path / "syn.json"
+    grid = ["--data", "synthetic", "--dims", "4", "--seeds", "0", "--epochs", "1", "--json", str(results)]
+    first = _script("train_compare.py", *grid, "--modes", "softmax")
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = _script("train_compare.py", *grid, "--modes", "softmax", "dynamic-ce", "--set", "ce_scale=4")
+    assert second.returncode == 0, second.stderr[-3000:]
+    runs = json.loads(results.read_text())
+    assert [(r["mode"], r["config"]["ce_scale"]) for r in runs] == [("softmax", 16.0), ("softmax", 4.0), ("dynamic-ce", 4.0)]
+    assert "| 4 | dynamic-ce ce_scale=4.0 |" in second.stdout
+    again = _script("train_compare.py", *grid, "--modes", "dynamic-ce", "--set", "ce_scale=4")
+    assert again.returncode == 0 and "seed=0" not in again.stdout  # recorded runs are not repeated
+    assert len(json.loads(results.read_text())) == 3
+
+    png = tmp_path / "acc.png"
+    plot = _script("plot_accuracy_vs_d.py", str(results), "--epochs", "1", "--out", str(png),
+                   "--curve", "softmax=softmax", "--curve", "fixed=dynamic-ce ce_scale=4.0")  # fmt: skip
+    assert plot.returncode == 0, plot.stderr[-3000:]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_compare_refuses_an_unknown_setting(tmp_path):
+    done = _script("train_compare.py", "--data", "synthetic", "--set", "ce_scael=4")
+    assert done.returncode != 0 and "unknown TrainConfig field" in done.stderr
