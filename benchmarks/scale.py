@@ -1,4 +1,4 @@
-"""The default method at scale: time, peak memory and max cosine for one large (d, c).
+"""The optimizer alone (`-p known_codes=false`) at scale: time, peak memory and max cosine for one (d, c).
 
 Usage: python benchmarks/scale.py --d 128 --c 10000 [--device cpu]
        python benchmarks/scale.py --d 512 --c 100000 --device cuda
@@ -15,7 +15,7 @@ import time
 import torch
 
 from protobank.optimize.base import resolve_device
-from protobank.optimize.minimax import run_minimax, smoothed_max_gradient
+from protobank.optimize.minimax import optimize, smoothed_max_gradient
 
 
 def main() -> None:
@@ -34,7 +34,7 @@ def main() -> None:
             print(f"  step {step}/{total}  {marks[-1][2]:.0f} s  max cos {info['max_cos']:.5f}", flush=True)
 
     start = time.perf_counter()
-    result = run_minimax(args.d, args.c, seed=args.seed, device=str(dev), progress=progress)
+    result = optimize(args.d, args.c, seed=args.seed, device=str(dev), progress=progress)
     seconds = time.perf_counter() - start
     x = torch.as_tensor(result.vectors, dtype=torch.float32, device=dev)[None]
     torch.backends.cuda.matmul.allow_tf32 = False

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,3 +44,11 @@ def test_train_compare_records_each_run_once_and_plots_them(tmp_path):
 def test_train_compare_refuses_an_unknown_setting(tmp_path):
     done = _script("train_compare.py", "--data", "synthetic", "--set", "ce_scael=4")
     assert done.returncode != 0 and "unknown TrainConfig field" in done.stderr
+
+
+@pytest.mark.parametrize("script", sorted((ROOT / "benchmarks").glob("*.py")), ids=lambda p: p.name)
+def test_every_benchmark_script_imports(script, monkeypatch):
+    """A renamed library function breaks a benchmark at import; catch it here, not in a user's hands."""
+    monkeypatch.syspath_prepend(str(script.parent))
+    spec = importlib.util.spec_from_file_location(f"benchmark_{script.stem}", script)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
