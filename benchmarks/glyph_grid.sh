@@ -10,11 +10,11 @@ data=$1 results=$2 device=${3:-cuda} jobs=${4:-12}
 runs=$(mktemp -d)
 common="--data imagefolder --data-path $data --backbone cnn --batch-size 32 --lr 0.05 --device $device --workers 2 --json --no-progress"
 declare -A MODE=(
-    [softmax]="--head softmax" [static]="--assign static" [dynamic]="--assign dynamic"
+    [softmax]="--head softmax" [static]="--assign static --loss ipm" [dynamic]="--assign dynamic --loss ipm"
     [dynamic-ce4-fbn]="--assign dynamic --loss ce --ce-scale 4 --feature-bn"
     [static-ce4-fbn]="--assign static --loss ce --ce-scale 4 --feature-bn"
-    [dynamic-ce4]="--assign dynamic --loss ce --ce-scale 4" [dynamic-ce16]="--assign dynamic --loss ce"
-    [softmax-fbn]="--head softmax --feature-bn" [dynamic-fbn]="--assign dynamic --feature-bn"
+    [dynamic-ce4]="--assign dynamic --loss ce --ce-scale 4" [dynamic-ce16]="--assign dynamic --loss ce --ce-scale 16"
+    [softmax-fbn]="--head softmax --feature-bn" [dynamic-fbn]="--assign dynamic --loss ipm --feature-bn"
     [dynamic-ce4-fbn-warm1]="--assign dynamic --loss ce --ce-scale 4 --feature-bn --warmup-epochs 1"
     [dynamic-ce4-fbn-every025]="--assign dynamic --loss ce --ce-scale 4 --feature-bn --assign-every 0.25"
 )
@@ -26,7 +26,8 @@ plan() {  # EPOCHS "DIMS" "SEEDS" MODE...
 }
 {
     plan 30 "10 32" "0 1" softmax static dynamic dynamic-ce4-fbn static-ce4-fbn
-    plan 30 10 0 dynamic-ce4 dynamic-ce16 softmax-fbn dynamic-fbn dynamic-ce4-fbn-warm1 dynamic-ce4-fbn-every025
+    plan 30 "10 32" "0 1" dynamic-ce4
+    plan 30 10 0 dynamic-ce16 softmax-fbn dynamic-fbn dynamic-ce4-fbn-warm1 dynamic-ce4-fbn-every025
     plan 4 "10 32" "0 1" softmax static dynamic
 } | while read -r name args; do
     grep -q "\"name\": \"$name\"" "$results" 2>/dev/null || echo "$name $args"

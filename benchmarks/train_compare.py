@@ -23,12 +23,13 @@ from protobank.train.distributed import DistContext
 from protobank.train.run import RunOptions, run_training
 from protobank.train.trainer import TrainConfig
 
-#: mode -> (head, TrainConfig settings); --loss and --set apply on top (--loss to prototype heads)
+#: mode -> (head, TrainConfig settings); --loss and --set apply on top (--loss to prototype heads).
+#: static and dynamic are the paper's heads (eq. 6); the -ce modes are protobank train's default loss.
 MODES: dict[str, tuple[str, dict]] = {
     "softmax": ("softmax", {"assign": "static", "loss": "ce"}),
-    "static": ("prototypes", {"assign": "static"}),
-    "dynamic": ("prototypes", {"assign": "dynamic"}),
-    "dynamic-identity-start": ("prototypes", {"assign": "dynamic", "assign_init": "identity"}),
+    "static": ("prototypes", {"assign": "static", "loss": "ipm"}),
+    "dynamic": ("prototypes", {"assign": "dynamic", "loss": "ipm"}),
+    "dynamic-identity-start": ("prototypes", {"assign": "dynamic", "assign_init": "identity", "loss": "ipm"}),
     "static-ce": ("prototypes", {"assign": "static", "loss": "ce"}),
     "dynamic-ce": ("prototypes", {"assign": "dynamic", "loss": "ce"}),
 }
@@ -65,7 +66,7 @@ def main() -> None:
                 cfg = replace(base, **settings, seed=seed)
                 if args.loss and head == "prototypes":
                     cfg.loss = args.loss
-                if any(r["dim"] == d and r["head"] == head and r["config"] == asdict(cfg) for r in runs):
+                if any(r["dim"] == d and r["head"] == head and _used(head, r["config"]) == _used(head, asdict(cfg)) for r in runs):
                     continue
                 opts = RunOptions(data=args.data, data_path=args.data_path, dim=d, head=head, backbone=args.backbone,
                                   imbalance=args.imbalance, config=cfg)
@@ -109,8 +110,16 @@ def _label(run: dict, reference: TrainConfig) -> str:
     """A run's mode plus every setting (the seed aside) that differs from ``reference`` (the
     command line's epochs, batch size and learning rate) with the mode's settings applied."""
     default = asdict(replace(reference, **MODES[run["mode"]][1]))
-    diff = [f"{k}={v}" for k, v in run["config"].items() if k != "seed" and v != default.get(k)]
+    diff = [f"{k}={v}" for k, v in _used(run["head"], run["config"]).items() if k != "seed" and v != default.get(k)]
     return " ".join([run["mode"], *diff])
+
+
+def _used(head: str, config: dict) -> dict:
+    """The settings that decide a run's numbers: the CE scale only matters to the prototype
+    head under the cross-entropy (a run is neither re-run nor relabelled when it changes)."""
+    if head == "prototypes" and config["loss"] == "ce":
+        return config
+    return {k: v for k, v in config.items() if k != "ce_scale"}
 
 
 def _stat(values: list, digits: int = 2) -> str:

@@ -75,3 +75,19 @@ def test_cli_passes_the_new_options(run_cli, tmp_path):
     assert (config["ce_scale"], config["warmup_epochs"], config["feature_bn"]) == (8.0, 0.5, True)
     code, _, err = run_cli("train", "--warmup-epochs", "-2", "--out", str(tmp_path / "s"))
     assert code == 1 and "--warmup-epochs" in err and "Traceback" not in err
+
+
+def test_train_command_defaults_are_the_config_defaults():
+    """`protobank train` spells each TrainConfig default a second time (the CLI must not import
+    torch to print its help); the two must never drift apart."""
+    import inspect
+    from dataclasses import fields
+
+    from protobank.cli.train import train
+
+    options = {name: p.default.default for name, p in inspect.signature(train).parameters.items()}
+    config = TrainConfig()
+    shared = [f.name for f in fields(config) if f.name in options]
+    assert {"loss", "ce_scale", "epochs", "lr", "assign", "feature_bn"} <= set(shared)
+    assert {n: options[n] for n in shared} == {n: getattr(config, n) for n in shared}
+    assert (config.loss, config.ce_scale) == ("ce", 4.0)

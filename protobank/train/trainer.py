@@ -21,7 +21,7 @@ from .assigner import DynamicAssigner
 from .data import Dataset, Normalizer, steps_per_epoch
 from .distributed import DistContext
 from .head import PrototypeHead, SoftmaxHead
-from .loss import ipm_loss, prototype_ce_loss
+from .loss import DEFAULT_CE_SCALE, ipm_loss, prototype_ce_loss
 
 CHECKPOINT_FORMAT = "protobank-train-checkpoint"
 CHECKPOINT_VERSION = 2
@@ -45,8 +45,8 @@ class TrainConfig:
     assign_init: str = "means"  # means: first assignment from the untrained network; identity
     init_batches: int = 50  # batches of the untrained network's features for assign_init=means
     tracker_momentum: float = 0.9
-    loss: str = "ipm"  # ipm | ce (prototype head); the softmax head always uses ce
-    ce_scale: float = 16.0
+    loss: str = "ce"  # ce | ipm (eq. 6), prototype head; the softmax head always uses ce
+    ce_scale: float = DEFAULT_CE_SCALE
     warmup_epochs: float = 0.0  # linear learning-rate warm-up before the cosine decay
     feature_bn: bool = False  # batch norm (no affine) on the d features, before any head
     seed: int = 0
