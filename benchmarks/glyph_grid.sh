@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The d << c grid of docs/benchmarks.md on the glyph benchmark (benchmarks/build_glyphs.py):
 # softmax, static and dynamic at d = 10 and 32 on two seeds, 30 epochs and 4, the cross-entropy
-# options, and the ablations at d = 10. One `protobank train` per run, JOBS at a time; each run
-# appends one JSON line to RESULTS.jsonl; `python benchmarks/glyph_table.py RESULTS.jsonl`
-# prints the tables.
+# settings (the default loss, cross-entropy at scale 4, among them), and the ablations at
+# d = 10. One `protobank train` per run, JOBS at a time; runs RESULTS.jsonl already holds are
+# skipped, each new run appends one JSON line to it; `python benchmarks/glyph_table.py
+# RESULTS.jsonl` prints the tables.
 # Usage: benchmarks/glyph_grid.sh GLYPHS_DIR RESULTS.jsonl [DEVICE=cuda] [JOBS=12]
 set -euo pipefail
 data=$1 results=$2 device=${3:-cuda} jobs=${4:-12}
@@ -13,7 +14,8 @@ declare -A MODE=(
     [softmax]="--head softmax" [static]="--assign static --loss ipm" [dynamic]="--assign dynamic --loss ipm"
     [dynamic-ce4-fbn]="--assign dynamic --loss ce --ce-scale 4 --feature-bn"
     [static-ce4-fbn]="--assign static --loss ce --ce-scale 4 --feature-bn"
-    [dynamic-ce4]="--assign dynamic --loss ce --ce-scale 4" [dynamic-ce16]="--assign dynamic --loss ce --ce-scale 16"
+    [dynamic-ce4]="--assign dynamic --loss ce --ce-scale 4" [static-ce4]="--assign static --loss ce --ce-scale 4"
+    [dynamic-ce16]="--assign dynamic --loss ce --ce-scale 16"
     [softmax-fbn]="--head softmax --feature-bn" [dynamic-fbn]="--assign dynamic --loss ipm --feature-bn"
     [dynamic-ce4-fbn-warm1]="--assign dynamic --loss ce --ce-scale 4 --feature-bn --warmup-epochs 1"
     [dynamic-ce4-fbn-every025]="--assign dynamic --loss ce --ce-scale 4 --feature-bn --assign-every 0.25"
@@ -27,6 +29,7 @@ plan() {  # EPOCHS "DIMS" "SEEDS" MODE...
 {
     plan 30 "10 32" "0 1" softmax static dynamic dynamic-ce4-fbn static-ce4-fbn
     plan 30 "10 32" "0 1" dynamic-ce4
+    plan 30 "10 32" 0 static-ce4
     plan 30 10 0 dynamic-ce16 softmax-fbn dynamic-fbn dynamic-ce4-fbn-warm1 dynamic-ce4-fbn-every025
     plan 4 "10 32" "0 1" softmax static dynamic
 } | while read -r name args; do
