@@ -7,8 +7,8 @@ from torch import nn
 
 from .head import PrototypeHead
 
-#: The cross-entropy's scale of the cosines (inverse temperature). 4 beat 16 on the glyph,
-#: Fashion-MNIST and synthetic benchmarks (docs/benchmarks.md, "many classes at small d").
+#: The cross-entropy's scale of the cosines (inverse temperature). 4 beat 16 on the glyph and
+#: synthetic benchmarks and on Fashion-MNIST at d = 3, not at d = 2 (docs/benchmarks.md).
 DEFAULT_CE_SCALE = 4.0
 
 
