@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The d << c grid of docs/benchmarks.md on the glyph benchmark (benchmarks/build_glyphs.py):
 # softmax, static and dynamic at d = 10 and 32 on two seeds, 30 epochs and 4, the cross-entropy
-# settings (the default loss, cross-entropy at scale 4, among them), and the ablations at
+# settings (`--loss ce` at its default scale, 4, among them), and the ablations at
 # d = 10. One `protobank train` per run, JOBS at a time; runs RESULTS.jsonl already holds are
 # skipped, each new run appends one JSON line to it; `python benchmarks/glyph_table.py
 # RESULTS.jsonl` prints the tables.

@@ -24,7 +24,7 @@ from protobank.train.run import RunOptions, run_training
 from protobank.train.trainer import TrainConfig
 
 #: mode -> (head, TrainConfig settings); --loss and --set apply on top (--loss to prototype heads).
-#: static and dynamic are the paper's heads (eq. 6); the -ce modes are protobank train's default loss.
+#: static and dynamic use the paper's eq. 6; the -ce modes the cross-entropy (--loss ce).
 MODES: dict[str, tuple[str, dict]] = {
     "softmax": ("softmax", {"assign": "static", "loss": "ce"}),
     "static": ("prototypes", {"assign": "static", "loss": "ipm"}),

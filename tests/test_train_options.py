@@ -90,4 +90,4 @@ def test_train_command_defaults_are_the_config_defaults():
     shared = [f.name for f in fields(config) if f.name in options]
     assert {"loss", "ce_scale", "epochs", "lr", "assign", "feature_bn"} <= set(shared)
     assert {n: options[n] for n in shared} == {n: getattr(config, n) for n in shared}
-    assert (config.loss, config.ce_scale) == ("ce", 4.0)
+    assert (config.loss, config.ce_scale) == ("ipm", 4.0)

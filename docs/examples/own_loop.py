@@ -21,7 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 import protobank
-from protobank.train import DynamicAssigner, PrototypeHead, prototype_ce_loss, synthetic_mixture
+from protobank.train import DynamicAssigner, PrototypeHead, ipm_loss, synthetic_mixture
 
 
 def main() -> None:
@@ -67,7 +67,7 @@ def main() -> None:
         for x, y in loader:
             x, y = x.to(device), y.to(device)
             features = model(x)
-            loss = prototype_ce_loss(features, y, head)  # or ipm_loss, the paper's eq. 6
+            loss = ipm_loss(features, y, head)  # eq. 6 (or prototype_ce_loss: docs/train.md)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

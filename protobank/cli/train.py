@@ -27,7 +27,7 @@ def train(
     assign: str = typer.Option("dynamic", help="dynamic (Hungarian re-assignment, eq. 9) or static (fixed label i -> prototype i)."),
     assign_every: float = typer.Option(1.0, "--assign-every", help="Epochs between assignment updates (0.25: four per epoch)."),
     assign_init: str = typer.Option("means", "--assign-init", help="First assignment: means (untrained network's class means) or identity (label i -> prototype i)."),
-    loss: str = typer.Option("ce", help="ce (cross-entropy on --ce-scale x cosines) or ipm (the paper's eq. 6)."),
+    loss: str = typer.Option("ipm", help="ipm (the paper's eq. 6) or ce (cross-entropy on --ce-scale x cosines: ahead where d is much smaller than c, behind on long-tailed data)."),
     ce_scale: float = typer.Option(4.0, "--ce-scale", help="Scale of the cosines under --loss ce (a softmax temperature of 1/scale)."),
     warmup_epochs: float = typer.Option(0.0, "--warmup-epochs", help="Linear learning-rate warm-up, in epochs, before the cosine decay."),
     feature_bn: bool = typer.Option(False, "--feature-bn/--no-feature-bn", help="Batch norm (no affine) on the d features before the head."),

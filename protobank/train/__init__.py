@@ -3,7 +3,7 @@ assignment of Saadabadi et al. (CVPR 2024, eq. 6-9), and the pieces to use them 
 
 >>> head = PrototypeHead(protobank.load(d=64, c=100))      # buffers: prototypes, assignment
 >>> assigner = DynamicAssigner(head, every=len(loader))     # eq. 8 every step, eq. 9 per epoch
->>> loss = prototype_ce_loss(features, labels, head)        # or ipm_loss: eq. 6
+>>> loss = ipm_loss(features, labels, head)                 # eq. 6 (or prototype_ce_loss)
 >>> assigner.step(features, labels)                         # any number of processes
 """
 

@@ -26,7 +26,7 @@ def prototype_ce_loss(
     """Cross-entropy on ``scale``-times the cosines to the (fixed) assigned prototypes.
 
     Unlike eq. 6 it pushes a feature away from the wrong prototypes, and its pull does not
-    vanish for a feature far from its own: the default loss of ``protobank train``."""
+    vanish for a feature far from its own (``protobank train --loss ce``)."""
     z = nn.functional.normalize(features, dim=1)
     logits = scale * z @ head.class_prototypes().to(z.dtype).T
     return nn.functional.cross_entropy(logits, labels)

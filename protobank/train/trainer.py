@@ -45,7 +45,7 @@ class TrainConfig:
     assign_init: str = "means"  # means: first assignment from the untrained network; identity
     init_batches: int = 50  # batches of the untrained network's features for assign_init=means
     tracker_momentum: float = 0.9
-    loss: str = "ce"  # ce | ipm (eq. 6), prototype head; the softmax head always uses ce
+    loss: str = "ipm"  # ipm (eq. 6) | ce (prototype head); the softmax head always uses ce
     ce_scale: float = DEFAULT_CE_SCALE
     warmup_epochs: float = 0.0  # linear learning-rate warm-up before the cosine decay
     feature_bn: bool = False  # batch norm (no affine) on the d features, before any head
