@@ -158,8 +158,7 @@ def test_sampled_geometry_matches_the_dense_pairs_of_its_rows():
 
 
 def test_sampled_artifacts_verify_the_way_they_were_measured(monkeypatch, tmp_path):
-    monkeypatch.setattr(portfolio, "EXHAUSTIVE_WORK", 1e5)
-    monkeypatch.setattr(portfolio, "SAMPLED_WORK", 1e5)
+    monkeypatch.setattr(portfolio, "MEASURE_WORK", 1e5)
     p = protobank.generate(8, 240, device="cpu")
     assert p.metrics["measured_rows"] == 52 and p.metrics["max_cosine"] == pytest.approx(0.5, abs=1e-12)
     path = protobank.save(p, tmp_path / "p.h5")

@@ -37,9 +37,9 @@ CHEAP_SECONDS = {"cpu": 60.0, "cuda": 120.0}
 # ``-p known_codes=false`` runs the optimizer alone, however long it takes.
 PATIENT_SECONDS = {"cpu": 600.0, "cuda": 1800.0}
 # Multiply-adds (c^2 d) up to which a construction's result is measured over every pair; above,
-# over the pairs of SAMPLED_WORK / (c d) evenly spaced rows (the plan proves the max cosine).
-EXHAUSTIVE_WORK = 2e10
-SAMPLED_WORK = 2e10
+# over the pairs of MEASURE_WORK / (c d) evenly spaced rows, about the same work (the plan
+# proves the max cosine). One budget, so the row count has no jump at the switch.
+MEASURE_WORK = 2e10
 TIE = 1e-9
 # ``protobank generate`` announces a run predicted to take longer than this before starting it.
 LONG_RUN_SECONDS = 60.0
@@ -57,9 +57,9 @@ def predicted_optimizer_max_cosine(d: int, c: int) -> float | None:
 
 def measured_rows(d: int, c: int) -> int | None:
     """Rows a construction's result is measured on (None: every pair is measured)."""
-    if c * c * d <= EXHAUSTIVE_WORK:
+    if c * c * d <= MEASURE_WORK:
         return None
-    return int(max(2, min(c, SAMPLED_WORK // (c * d))))
+    return int(max(2, min(c, MEASURE_WORK // (c * d))))
 
 
 @dataclass(frozen=True)
