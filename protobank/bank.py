@@ -68,7 +68,8 @@ def build_bank(
     entries = read_index(root) if has_index(root) else []
     for d, c in grid:
         have = [e for e in entries if (e.d, e.c, e.method) == (d, c, method)]
-        if have and (have[0].file is None or have[0].file.is_file()) and not (upgrade and _code_wins(have, d, c)):
+        outdone = upgrade and method == DEFAULT_METHOD and _code_wins(have, d, c)  # plans are the default's
+        if have and (have[0].file is None or have[0].file.is_file()) and not outdone:
             if on_entry:
                 on_entry(have[0], skipped=True)
             continue
@@ -86,7 +87,7 @@ def build_bank(
             entry = entry_for(p, root, target, default=False)
         if upgrade and have:
             for old in have:  # the new entry replaces what the catalogue beat
-                if old.file is not None and old.file.is_file():
+                if old.file is not None and old.file.is_file() and old.content_sha256 != entry.content_sha256:
                     old.file.unlink()
             entries = [e for e in entries if (e.d, e.c, e.method) != (d, c, method)]
         is_default = not any(e.default for e in entries if (e.d, e.c, e.method) == (d, c, method))

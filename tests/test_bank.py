@@ -164,3 +164,15 @@ def test_wheel_ships_the_bank(tmp_path):
                          env={**os.environ, "PYTHONPATH": ""})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == entry.content_sha256
+
+
+def test_upgrade_never_deletes_the_artifact_it_keeps(tmp_path):
+    """A catalogue plan beats only the default method; another method's cell, rebuilt with
+    --upgrade, keeps its file (the rebuilt artifact has the same content and the same path)."""
+    from protobank import bank
+
+    first = bank.build_bank(tmp_path, [(8, 16)], method="random", device="cpu")
+    again = bank.build_bank(tmp_path, [(8, 16)], method="random", device="cpu", upgrade=True)
+    assert [e.content_sha256 for e in again] == [e.content_sha256 for e in first]
+    assert all(e.file.is_file() for e in again)
+    assert bank.verify_bank(tmp_path)[0].ok
