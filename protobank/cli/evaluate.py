@@ -40,5 +40,5 @@ def evaluate(
     if recorded is not None and abs(result["test_top1"] - recorded) >= AGREEMENT_POINTS:
         raise ProtobankError(
             f"the checkpoint scores {result['test_top1']:.4f} % top-1, metrics.json records {recorded:.4f} %: "
-            "they belong to different models"
+            "not the model metrics.json describes, or scored on another device or with other data files"
         )

@@ -96,8 +96,6 @@ def _forwarded_args(values: dict[str, Any]) -> list[str]:
         flag = "--" + name.replace("_", "-")
         if name == "json_output":
             args += ["--json"] if value else []
-        elif name == "progress":
-            args.append("--progress" if value else "--no-progress")
         elif name == "resume":
             args += ["--resume"] if value else []
         elif isinstance(value, bool):
