@@ -248,8 +248,7 @@ def write(prototypes: Prototypes, path: str | os.PathLike, *, overwrite: bool = 
     if path.exists() and not overwrite:
         raise ArtifactExistsError(f"{path} exists; pass --overwrite (overwrite=True) to replace it")
     created = prototypes.created_utc or datetime.now(timezone.utc).isoformat(timespec="seconds")
-    with staged_file(path, overwrite=overwrite) as (fd, tmp):
-        os.close(fd)
+    with staged_file(path, overwrite=overwrite) as tmp:
         with h5py.File(tmp, "w", locking=False) as f:  # a fresh, unique file nobody else opens
             _write_open(f, prototypes, created)
         with open(tmp, "rb") as fh:
@@ -259,10 +258,10 @@ def write(prototypes: Prototypes, path: str | os.PathLike, *, overwrite: bool = 
 
 
 @contextlib.contextmanager
-def staged_file(path: Path, *, overwrite: bool) -> Iterator[tuple[int, Path]]:
-    """A unique temporary file beside ``path`` (its descriptor and name; the caller closes the
-    descriptor), readable as the umask allows, published at ``path`` when the block ends
-    without error and removed otherwise: readers see the whole file or none."""
+def staged_file(path: Path, *, overwrite: bool) -> Iterator[Path]:
+    """The name of a unique, empty temporary file beside ``path``, readable as the umask
+    allows, published at ``path`` when the block ends without error and removed otherwise:
+    readers see the whole file or none."""
     folder = path.parent
     try:
         fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
@@ -270,8 +269,11 @@ def staged_file(path: Path, *, overwrite: bool) -> Iterator[tuple[int, Path]]:
         raise OutputPathError(f"cannot write into folder {folder}: {exc.strerror or exc}") from exc
     tmp = Path(tmp_name)
     try:
-        os.fchmod(fd, 0o666 & ~process_umask())  # mkstemp makes 0600; a published file is world-readable
-        yield fd, tmp
+        try:
+            os.fchmod(fd, 0o666 & ~process_umask())  # mkstemp makes 0600; a published file is world-readable
+        finally:
+            os.close(fd)
+        yield tmp
         publish_temp(tmp, path, overwrite=overwrite)
     except OSError as exc:
         if isinstance(exc, (ArtifactExistsError, OutputPathError)):

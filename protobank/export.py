@@ -58,8 +58,8 @@ def export(p: Prototypes, path: str | os.PathLike, *, fmt: str, layout: str = "c
     matrix = np.ascontiguousarray(p.vectors if layout == "cd" else p.vectors.T)
     from .artifact import staged_file
 
-    with staged_file(path, overwrite=False) as (fd, _):
-        with os.fdopen(fd, "wb") as fh:
+    with staged_file(path, overwrite=False) as tmp:
+        with open(tmp, "wb") as fh:
             _write(fh, matrix, fmt, p, layout)
             fh.flush()
             os.fsync(fh.fileno())
