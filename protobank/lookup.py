@@ -244,12 +244,12 @@ def _not_found_message(d: int, c: int, method: str | None, sha256: str | None, s
 
     what = f"d={d}, c={c}, method={method or DEFAULT_METHOD!r}" + (f", sha256={sha256!r}" if sha256 else "")
     held = [e for root in searched for e in folder_entries(root)]
-    others = sorted({e.method for e in held if (e.d, e.c) == (d, c)})
+    others = sorted({e.method for e in held if (e.d, e.c) == (d, c)} - {method or DEFAULT_METHOD})
     near = sorted(
         {(e.d, e.c) for e in held if (e.d, e.c) != (d, c)},
         key=lambda k: abs(math.log(k[0] / d)) + abs(math.log(k[1] / c)),
     )[:2]
-    hint = f" For d={d}, c={c} they hold {', '.join(others)} (ask with method=)." if others else ""
+    hint = f" Other methods held for d={d}, c={c}: {', '.join(others)} (choose with --method / method=)." if others else ""
     hint += f" Closest available: {', '.join(f'(d={a}, c={b})' for a, b in near)}." if near else ""
     cmd = f"protobank generate --d {d} --c {c}" + (f" --method {method}" if method else "")
     where = ", ".join(str(p) for p in searched)

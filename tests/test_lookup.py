@@ -23,7 +23,7 @@ def _generate(run_cli, *args):
 
 def test_load_never_returns_another_methods_artifact(run_cli):
     other = _generate(run_cli, "--method", "random")
-    with pytest.raises(PrototypesNotFoundError, match="method='minimax'.*they hold random"):
+    with pytest.raises(PrototypesNotFoundError, match="method='minimax'.*Other methods held for d=.*: random"):
         protobank.load(D, C)
     p = protobank.load(D, C, generate=True)
     assert p.method == "minimax" and p.metrics["max_cosine"] == pytest.approx(-1 / (C - 1))
