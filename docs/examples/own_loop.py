@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 import torch
@@ -21,7 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 import protobank
-from protobank.train import DynamicAssigner, PrototypeHead, ipm_loss, synthetic_mixture
+from protobank.train import DynamicAssigner, PrototypeHead, init_distributed, ipm_loss, synthetic_mixture
 
 
 def main() -> None:
@@ -32,11 +31,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32, help="per process")
     args = parser.parse_args()
 
-    distributed = "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
-    if distributed:
-        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    rank = torch.distributed.get_rank() if distributed else 0
-    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
+    ctx = init_distributed()  # torchrun's process group (NCCL on GPUs, gloo on CPU), or one process
+    distributed, rank, device = ctx.enabled, ctx.rank, ctx.device
 
     # 10 classes in 16 dimensions, two groups of related ones (synthetic)
     data = synthetic_mixture(super_classes=2, classes_per_super=5, dim=16, train_per_class=100, test_per_class=50)
@@ -85,7 +81,7 @@ def main() -> None:
     report = {"test_top1": top1, "assignment": head.assignment.tolist(), "steps": assigner.steps}
     ranks = [report]
     if distributed:  # one line from rank 0 with every rank's result: they agree unless a rank desynchronised
-        ranks = [None] * torch.distributed.get_world_size()
+        ranks = [None] * ctx.world_size
         torch.distributed.all_gather_object(ranks, report)
         torch.distributed.destroy_process_group()
     if rank == 0:
