@@ -15,7 +15,7 @@ import torch
 import torch.multiprocessing as mp
 
 from protobank.errors import ProtobankError
-from protobank.train import ClassMeanTracker, DynamicAssigner, PrototypeHead, assign_labels
+from protobank.train import ClassMeanTracker, DistContext, DynamicAssigner, PrototypeHead, assign_labels
 from protobank.train.assign import batch_class_sums
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,8 +97,9 @@ def _gather_worker(rank: int, world: int, port: int, out: str) -> None:
 
     torch.distributed.all_gather = counting
     try:
-        big = DynamicAssigner(_head(BIG_C, D), every=None)
-        small = DynamicAssigner(_head(12, D), every=2)
+        ctx = DistContext(rank, world)
+        big = DynamicAssigner(_head(BIG_C, D), every=None, ctx=ctx)
+        small = DynamicAssigner(_head(12, D), every=2, ctx=ctx)
         installed = []
         for z, y in _batches(BIG_C, D, 3, world * LOCAL_BATCH):
             big.observe(z[rank::world], y[rank::world])
@@ -179,7 +180,7 @@ def _slow_solve_worker(rank: int, world: int, port: int, out: str) -> None:
 
     assigner_module.assign_labels = slow
     try:
-        assigner = DynamicAssigner(_head(6, 4), every=1)
+        assigner = DynamicAssigner(_head(6, 4), every=1, ctx=DistContext(rank, world))
         z, y = _batches(6, 4, 1, 2 * LOCAL_BATCH)[0]
         assigner.step(z[rank::world], y[rank::world])
         torch.distributed.barrier()  # the training group is still healthy afterwards

@@ -45,8 +45,8 @@ def main() -> None:
     head = PrototypeHead(protobank.load(d=args.dim, c=data.num_classes, generate=True)).to(device)
     model = nn.parallel.DistributedDataParallel(backbone) if distributed else backbone
     optimizer = torch.optim.SGD(backbone.parameters(), lr=0.1, momentum=0.9)
-    # on every rank, after the process group: tracks class means every step, re-assigns per epoch
-    assigner = DynamicAssigner(head, every=len(loader))
+    # on every rank, with the ranks' context: tracks class means every step, re-assigns per epoch
+    assigner = DynamicAssigner(head, every=len(loader), ctx=ctx)
 
     checkpoint, start = args.out / "checkpoint.pt", 0
     if checkpoint.is_file():  # continue where the last run stopped

@@ -14,7 +14,7 @@ from .distributed import DistContext, init_distributed
 from .head import PrototypeHead, SoftmaxHead
 from .loss import ipm_loss, prototype_ce_loss
 from .models import build_backbone
-from .run import evaluate_run
+from .rescore import evaluate_run
 from .trainer import Classifier, TrainConfig, Trainer
 
 __all__ = [
