@@ -74,6 +74,40 @@ def test_assigner_state_round_trip_continues_identically():
         DynamicAssigner(_head(9, 4), every=2).load_state_dict(state)
 
 
+def test_non_finite_features_stay_out_of_the_class_means():
+    """An fp16 step that overflowed (the gradient scaler skips it) must not poison the means."""
+    (z, y), (z2, y2) = _batches(6, 4, 2, 16)
+    bad = z2.clone()
+    bad[0] = float("inf")
+    bad[3, 1] = float("nan")
+    clean = torch.ones(16, dtype=torch.bool)
+    clean[[0, 3]] = False
+    poisoned, reference = DynamicAssigner(_head(6, 4), every=2), DynamicAssigner(_head(6, 4), every=2)
+    poisoned.step(z, y)
+    reference.step(z, y)
+    assert poisoned.step(bad, y2) is not None  # the solve runs on finite means
+    reference.step(z2[clean], y2[clean])
+    assert torch.isfinite(poisoned.means).all()
+    assert torch.equal(poisoned.means, reference.means)
+    assert torch.equal(poisoned.head.assignment, reference.head.assignment)
+    all_bad = torch.full((4, 4), float("nan"))  # a class whose every sample is non-finite keeps its mean
+    before = poisoned.means.clone()
+    poisoned.observe(all_bad, torch.tensor([0, 0, 1, 1]))
+    assert torch.equal(poisoned.means, before)
+
+
+def test_assigner_built_before_the_head_moves_follows_it():
+    """Built before ``model.cuda()``: the tracker goes where the head is when it is used (the
+    meta device stands in for a GPU here)."""
+    head = _head(6, 4)
+    assigner = DynamicAssigner(head, every=1)
+    z, y = _batches(6, 4, 1, 16)[0]
+    assigner.step(z, y)
+    head.to("meta")  # the head moves after the assigner was built and used
+    assert assigner.means.device.type == "meta"
+    assert assigner.tracker.seen.device.type == "meta"
+
+
 # -- two gloo processes -----------------------------------------------------------------------
 
 BIG_C, D, LOCAL_BATCH = 100_000, 8, 16
@@ -130,6 +164,29 @@ def test_two_ranks_track_the_global_batch_with_traffic_that_follows_the_batch(tm
         # per step: one size (8 bytes) and at most one row of (id, count, d sums) per sample
         assert len(r["sent"]) == 2 * 3
         assert sum(r["sent"]) <= 3 * (8 + LOCAL_BATCH * (D + 2) * 4)
+
+
+def _one_process_inside_a_group_worker(rank: int, world: int, port: int, out: str) -> None:
+    from datetime import timedelta
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=world, timeout=timedelta(seconds=20))
+    try:
+        if rank == 0:  # an evaluation in one process of a torchrun job: the other rank never joins
+            assigner = DynamicAssigner(_head(6, 4), every=1)
+            z, y = _batches(6, 4, 1, 16)[0]
+            assigner.step(z, y)
+            torch.save(assigner.means, f"{out}/rank0.pt")
+        torch.distributed.barrier()
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_an_assigner_without_a_context_is_one_process_inside_a_torchrun_job(tmp_path):
+    mp.spawn(_one_process_inside_a_group_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    single = DynamicAssigner(_head(6, 4), every=1)
+    single.step(*_batches(6, 4, 1, 16)[0])
+    assert torch.equal(torch.load(tmp_path / "rank0.pt"), single.means)
 
 
 # -- the own-loop example -------------------------------------------------------------------

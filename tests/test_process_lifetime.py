@@ -5,6 +5,7 @@ another thread held a lock is)."""
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -42,6 +43,17 @@ time.sleep(3600)
 """
 
 
+def _pids(proc: subprocess.Popen, seconds: float = 60) -> tuple[int, int]:
+    """The two pids the rank prints, or a failure (not a hang) when it prints none."""
+    ready, _, _ = select.select([proc.stdout], [], [], seconds)
+    line = proc.stdout.readline() if ready else ""
+    if not line:
+        proc.kill()
+        pytest.fail("the rank did not start")
+    rank, worker = (int(v) for v in line.split())
+    return rank, worker
+
+
 def _alive(pid: int) -> bool:
     try:
         status = Path(f"/proc/{pid}/status").read_text()
@@ -71,7 +83,7 @@ def _env() -> dict[str, str]:
 
 def test_a_blocked_worker_ends_when_its_rank_is_killed():
     proc = subprocess.Popen([sys.executable, "-c", RANK, "alone"], stdout=subprocess.PIPE, text=True, env=_env())
-    rank, worker = (int(v) for v in proc.stdout.readline().split())
+    rank, worker = _pids(proc)
     try:
         assert _alive(worker)
         os.kill(rank, signal.SIGKILL)
@@ -83,7 +95,7 @@ def test_a_blocked_worker_ends_when_its_rank_is_killed():
 
 def test_a_rank_and_its_worker_end_when_the_launcher_is_killed(tmp_path):
     launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER, RANK], stdout=subprocess.PIPE, text=True, env=_env())
-    rank, worker = (int(v) for v in launcher.stdout.readline().split())
+    rank, worker = _pids(launcher)
     try:
         assert _alive(rank) and _alive(worker)
         launcher.kill()
