@@ -137,6 +137,8 @@ def _launch(nproc: int, args: list[str]) -> None:
     except ChildFailedError as exc:
         failed = ", ".join(f"rank {rank} (exit code {f.exitcode})" for rank, f in sorted(exc.failures.items()))
         raise ProtobankError(f"training process {failed} failed; see the errors above") from None
+    finally:  # only this launch's ranks may see it: another launcher's ranks would take it for theirs
+        del os.environ[LAUNCHER_PID_VARIABLE]
 
 
 class _EpochProgress:
