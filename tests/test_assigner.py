@@ -173,10 +173,14 @@ def _one_process_inside_a_group_worker(rank: int, world: int, port: int, out: st
     torch.distributed.init_process_group("gloo", rank=rank, world_size=world, timeout=timedelta(seconds=20))
     try:
         if rank == 0:  # an evaluation in one process of a torchrun job: the other rank never joins
-            assigner = DynamicAssigner(_head(6, 4), every=1)
+            import warnings
+
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                assigner = DynamicAssigner(_head(6, 4), every=1)
             z, y = _batches(6, 4, 1, 16)[0]
             assigner.step(z, y)
-            torch.save(assigner.means, f"{out}/rank0.pt")
+            torch.save({"means": assigner.means, "warned": [str(w.message) for w in caught]}, f"{out}/rank0.pt")
         torch.distributed.barrier()
     finally:
         torch.distributed.destroy_process_group()
@@ -186,7 +190,9 @@ def test_an_assigner_without_a_context_is_one_process_inside_a_torchrun_job(tmp_
     mp.spawn(_one_process_inside_a_group_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
     single = DynamicAssigner(_head(6, 4), every=1)
     single.step(*_batches(6, 4, 1, 16)[0])
-    assert torch.equal(torch.load(tmp_path / "rank0.pt"), single.means)
+    saved = torch.load(tmp_path / "rank0.pt")
+    assert torch.equal(saved["means"], single.means)
+    assert any("pass ctx=init_distributed()" in w for w in saved["warned"])  # a forgotten ctx is said
 
 
 # -- the own-loop example -------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -59,7 +60,9 @@ class DynamicAssigner:
         self.every = every
         self.tracker = ClassMeanTracker(head.num_classes, head.dim, momentum).to(head.prototypes.device)
         self.steps = 0
-        ctx = ctx or DistContext()
+        if ctx is None:
+            _warn_if_inside_a_process_group()
+            ctx = DistContext()
         self.world_size, self.rank = ctx.world_size, ctx.rank
         self._solve_group = torch.distributed.new_group(backend="gloo", timeout=solve_timeout) if ctx.enabled else None
 
@@ -162,3 +165,16 @@ class DynamicAssigner:
         self.tracker.seen.copy_(seen)
         self.steps = int(steps)
         self.head.set_assignment(assignment)
+
+
+def _warn_if_inside_a_process_group() -> None:
+    """An assigner given no context is one process's; say so where ranks exist, since ranks
+    that each track only their own batch drift apart."""
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        warnings.warn(
+            f"DynamicAssigner without ctx serves this process alone, although a process group of "
+            f"{dist.get_world_size()} exists: pass ctx=init_distributed() on every rank to share the "
+            "assignment, or ctx=DistContext() to keep it one process's on purpose",
+            stacklevel=3,
+        )
