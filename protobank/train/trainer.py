@@ -28,9 +28,6 @@ from .evaluation import accuracies, predict_counts, summary_metrics
 from .head import PrototypeHead, SoftmaxHead
 from .loss import ipm_loss, prototype_ce_loss
 
-__all__ = ["Classifier", "EpochRecord", "TrainConfig", "TrainResult", "Trainer", "read_checkpoint"]
-
-
 class Classifier(nn.Module):
     """A backbone giving d-dimensional features and a head scoring them per label."""
 
