@@ -342,4 +342,5 @@ def test_a_step_the_gradient_scaler_skips_leaves_the_means_finite():
     assert trainer.scaler.get_scale() < 2.0**8  # the step was skipped
     assert torch.isfinite(trainer.assigner.means).all()
     assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+    assert all(np.isfinite(r.train_loss) for r in result.history)  # the skipped step is not averaged in
     assert result.final["test_top1"] > 3 * 100 / 12

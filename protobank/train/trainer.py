@@ -133,7 +133,8 @@ class Trainer:
                     if moved is not None:
                         changes += moved
                         assign_time += time.perf_counter() - t0
-                loss_sum += torch.stack([loss.detach().double() * len(y), (logits.argmax(1) == y).sum().double(), torch.tensor(len(y), dtype=torch.float64, device=ctx.device)])
+                step_sums = torch.stack([loss.detach().double() * len(y), (logits.argmax(1) == y).sum().double(), torch.tensor(len(y), dtype=torch.float64, device=ctx.device)])
+                loss_sum += torch.where(torch.isfinite(loss.detach()), step_sums, 0.0)  # an overflowed fp16 step is skipped
                 self.step += 1
                 if on_step is not None:
                     on_step(i + 1, steps)
