@@ -84,7 +84,7 @@ class HeadLoss:
         c = self.head.num_classes
         if counts.shape != (c,):
             raise InvalidInputError(f"class counts must be one per label ({c}), got shape {tuple(counts.shape)}")
-        if not bool((counts >= 1).all()):
+        if self.options.long_tail != "none" and not bool((counts >= 1).all()):
             missing = int((counts < 1).nonzero()[0, 0])
             raise InvalidInputError(f"--long-tail logit-adjust needs every class in the training data; class {missing} has no sample")
         self.log_prior = (counts / counts.sum()).log().to(torch.float32)
