@@ -135,7 +135,9 @@ def test_margin_ramps_linearly_over_the_given_epochs():
         loss.set_progress(epochs)
         seen.append(loss.margin)
     assert seen == pytest.approx([0.0, 0.075, 0.15, 0.3, 0.3])
-    assert HeadLoss(PrototypeHead(_prototypes()), HeadOptions(loss="ce", margin=0.3)).margin == 0.3  # no ramp: from step 1
+    _, full = _loss(HeadOptions(loss="ce", margin=0.3))
+    full.set_progress(0.0)
+    assert full.margin == 0.3  # no ramp: the full margin from the first step
     with pytest.raises(InvalidInputError, match="epochs >= 0"):
         loss.set_progress(-1.0)
 
@@ -241,6 +243,20 @@ def test_nonsense_combinations_are_refused_in_one_line(options, message):
     assert message in str(caught.value) and "\n" not in str(caught.value)
     with pytest.raises(InvalidInputError):
         build_prototype_head(_prototypes(), options)
+
+
+@pytest.mark.parametrize(
+    ("head", "options"),
+    [
+        (PrototypeHead(_prototypes()), HeadOptions(loss="ce")),  # scale 1, not the options' 4
+        (PrototypeHead(_prototypes(), scale=4.0), HeadOptions(loss="ce", bias=True)),
+        (PrototypeHead(_prototypes(), scale=4.0, learn_scale=True), HeadOptions(loss="ce")),
+        (PrototypeHead(_prototypes(), bias=True), HeadOptions()),
+    ],
+)
+def test_loss_refuses_a_head_built_with_other_options(head, options):
+    with pytest.raises(InvalidInputError, match="build_prototype_head"):
+        HeadLoss(head, options)
 
 
 def test_long_tail_needs_the_class_counts_at_loss_time():

@@ -81,6 +81,8 @@ class HeadOptions:
         """Refuse values out of range and combinations that make no sense, one line each.
         ``head="softmax"``: a learned linear head, always trained by cross-entropy; only the
         long-tail correction applies to it."""
+        if head not in ("prototypes", "softmax"):
+            raise InvalidInputError(f"--head must be prototypes or softmax, got {head!r}")
         if self.loss not in LOSSES:
             raise InvalidInputError(f"--loss must be ipm or ce, got {self.loss!r}")
         if not (self.scale is None or self.scale == ADACOS or is_valid_scale(self.scale)):
@@ -112,6 +114,16 @@ class HeadOptions:
         if self.scale is None:
             return DEFAULT_CE_SCALE
         return adacos_scale(num_classes) if self.scale == ADACOS else self.scale
+
+    def check_head(self, head: PrototypeHead) -> None:
+        """Refuse a head that :func:`build_prototype_head` would not build from these options
+        (a learned scale or bias it lacks, or another scale under ``ce``)."""
+        scale = self.head_scale(head.num_classes)
+        fixed = None if scale == NORM_SCALE or self.learn_scale else float(scale)
+        wanted = (scale == NORM_SCALE, self.learn_scale, self.bias, fixed if self.loss == "ce" else None)
+        built = (head.uses_norm, head.log_scale is not None, head.bias is not None, head.fixed_scale if self.loss == "ce" else None)
+        if built != wanted:
+            raise InvalidInputError("the head does not have these options' scale and bias: build it with build_prototype_head(prototypes, options)")
 
     def _set_flags(self, flags: tuple[str, ...] = ("--scale", "--learn-scale", "--bias", "--margin", "--long-tail")) -> list[str]:
         """Which of ``flags`` differ from their defaults."""

@@ -49,7 +49,7 @@ class HeadLoss:
     ``features`` are the backbone's (before normalisation), ``logits`` the head's output on
     them, or None to have them computed here when needed (``ipm`` never computes them: it costs
     ``O(batch d)``, the cross-entropy ``O(batch c d)``). Build the head with
-    :func:`build_prototype_head` from the same options. A :class:`SoftmaxHead` is trained by
+    :func:`build_prototype_head` from the same options (another is refused). A :class:`SoftmaxHead` is trained by
     cross-entropy whatever ``options.loss``, with the long-tail correction if asked.
 
     Two things the loop tells it:
@@ -66,7 +66,11 @@ class HeadLoss:
 
     def __init__(self, head: PrototypeHead | SoftmaxHead, options: HeadOptions | None = None) -> None:
         self.options = options or HeadOptions()
-        self.options.check("softmax" if isinstance(head, SoftmaxHead) else "prototypes")
+        if isinstance(head, SoftmaxHead):
+            self.options.check("softmax")
+        else:
+            self.options.check()
+            self.options.check_head(head)
         self.head = head
         self.kind = "ce" if isinstance(head, SoftmaxHead) else self.options.loss
         self.progress = 0.0
