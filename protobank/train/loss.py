@@ -49,8 +49,9 @@ class HeadLoss:
     ``features`` are the backbone's (before normalisation), ``logits`` the head's output on
     them, or None to have them computed here when needed (``ipm`` never computes them: it costs
     ``O(batch d)``, the cross-entropy ``O(batch c d)``). Build the head with
-    :func:`build_prototype_head` from the same options (another is refused). A :class:`SoftmaxHead` is trained by
-    cross-entropy whatever ``options.loss``, with the long-tail correction if asked.
+    :func:`build_prototype_head` from the same options (another is refused). A
+    :class:`SoftmaxHead` is trained by cross-entropy whatever ``options.loss``, with the
+    long-tail correction if asked.
 
     Two things the loop tells it:
 
