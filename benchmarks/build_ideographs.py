@@ -214,7 +214,7 @@ def render(face: Face, ch: str, rng: random.Random) -> np.ndarray:
 def render_class(job: tuple) -> int:
     """Write every image of one class on one side of the split; returns how many."""
     folder, code, files, per_font, seed = job
-    rng = random.Random(f"{seed}:{folder}")
+    rng = random.Random(f"{seed}:{folder.parent.name}:{code}")  # the side and the class, not where OUT lies
     folder.mkdir(parents=True)
     n = 0
     for source, faces in files:
