@@ -43,10 +43,10 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from functools import lru_cache
 from multiprocessing import Pool
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -78,8 +78,7 @@ SIZE = 32
 HINT = "run: apt-get install -y fontconfig unicode-data " + " ".join(FONT_PACKAGES)
 
 
-@dataclass(frozen=True)
-class Face:
+class Face(NamedTuple):
     """One face of a font file (a .ttc holds several) and the code points it maps."""
 
     family: str
