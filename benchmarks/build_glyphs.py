@@ -51,19 +51,25 @@ EXCLUDE = re.compile(r"symbol|dingbat|d050000l|smallcaps|small caps|titling|unic
 SIZE = 32
 
 
-def find_fonts() -> dict[str, list[str]]:
-    """Outline fonts that cover English, grouped by family name (fontconfig's first name)."""
+def fc_list(pattern: str, fmt: str) -> str:
     try:
-        out = subprocess.run(
-            ["fc-list", ":lang=en:outline=true", "--format", "%{family[0]}\t%{file}\n"],
-            capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
+        return subprocess.run(["fc-list", pattern, "--format", fmt], capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         sys.exit("error: fc-list not found; run: apt-get install -y fontconfig " + " ".join(FONT_PACKAGES))
+
+
+def find_fonts() -> dict[str, list[str]]:
+    """Outline fonts that cover English, grouped by family name (fontconfig's first name).
+
+    Fonts that also draw CJK ideographs are left out: their Latin letters are mostly shared
+    copies (one Japanese package alone names 122 families), and the benchmark's families
+    should not depend on whether CJK fonts are installed."""
+    out = fc_list(":lang=en:outline=true", "%{family[0]}\t%{file}\n")
+    cjk = set(fc_list(":charset=4e00", "%{file}\n").splitlines())
     families: dict[str, list[str]] = {}
     for line in out.splitlines():
         family, _, file = line.partition("\t")
-        if EXCLUDE.search(family) is None and file.lower().endswith((".ttf", ".otf", ".t1", ".pfb")):
+        if EXCLUDE.search(family) is None and file.lower().endswith((".ttf", ".otf", ".t1", ".pfb")) and file not in cjk:
             families.setdefault(family.strip(), []).append(file)
     return {f: sorted(set(files)) for f, files in sorted(families.items())}
 

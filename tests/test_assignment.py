@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 
 import numpy as np
@@ -10,6 +11,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from protobank.assignment import match_to_prototypes, solve_assignment
+from protobank.assignment import solve as assignment_solve
 from protobank.errors import InvalidInputError
 from protobank.train import assign_labels
 
@@ -159,3 +161,60 @@ def test_rows_the_bound_certifies_are_not_rescored():
     result = solve_assignment(noise, top_k=2)
     assert 0 < result.rescored_rows < result.rounds * c
     assert result.objective == pytest.approx(_scipy_best(noise), rel=1e-13, abs=0)
+
+
+# Exact results of the solver on seeded problems, recorded before the solver was split into
+# modules: perm (sha256 of its int64 bytes, first 16 hex digits), objective (float.hex),
+# route, rounds, candidates, rows rescored. Each case takes a path of the sparse route:
+# certificate rounds, float32 scores with a warm start and scattered rescoring, few rows
+# rescored, the argmax shortcut, the dense route, the float64 redo of near-ties, and cosines
+# kept or recomputed block by block.
+def _pinned_case(name: str, monkeypatch: pytest.MonkeyPatch):
+    rng = np.random.default_rng(sorted(PINNED).index(name) + 101)
+    if name == "uniform-top1":
+        return solve_assignment(rng.random((400, 400)), dense_limit=0, top_k=1)
+    if name == "float32-warm":
+        scores = torch.from_numpy((rng.standard_normal((700, 700)) * 3e4).astype(np.float32))
+        return solve_assignment(scores, previous=rng.permutation(700), dense_limit=0, top_k=4, block_rows=64)
+    if name == "two-maxima":
+        c = 1000
+        planted, scores = rng.permutation(c), rng.random((c, c)) * 0.1
+        scores[np.arange(c), planted] += 1.0
+        scores[np.arange(c), np.roll(planted, 1)] += 1.0
+        return solve_assignment(scores, dense_limit=0, top_k=4, block_rows=128)
+    if name == "argmax":
+        scores = rng.random((500, 500))
+        scores[np.arange(500), rng.permutation(500)] += 1.0
+        return solve_assignment(scores, dense_limit=0)
+    if name == "dense":
+        return solve_assignment(rng.standard_normal((60, 60)))
+    if name == "float32-near-ties":  # slacks within float32 rounding: some rows redone in float64
+        scores = (rng.integers(0, 64, (400, 400)) / 64).astype(np.float32)
+        scores += (rng.random((400, 400)) * 1e-6).astype(np.float32)
+        return solve_assignment(torch.from_numpy(scores), dense_limit=0, top_k=1, block_rows=50)
+    g = torch.Generator().manual_seed(21)
+    protos = torch.nn.functional.normalize(torch.randn(500, 16, generator=g), dim=1)
+    means = torch.randn(500, 16, generator=g)
+    if name == "cosines-recomputed":
+        monkeypatch.setattr(assignment_solve, "KEEP_SCORES_BYTES", 0)
+    return match_to_prototypes(means, protos, dense_limit=0, top_k=3, block_rows=96)
+
+
+PINNED = {
+    "argmax": ("e6a26c31e469a40f", "0x1.7905f74a6ab1ap+9", "argmax", 0, 0, 0),
+    "cosines-kept": ("280aa0903e41c79d", "0x1.48be261480000p+8", "sparse", 6, 16109, 1963),
+    "cosines-recomputed": ("280aa0903e41c79d", "0x1.48be261480000p+8", "sparse", 6, 16109, 1963),
+    "dense": ("328543eb770e3cf4", "0x1.0a1419ae0644cp+7", "dense", 0, 0, 0),
+    "float32-near-ties": ("3f46fd48255569f7", "0x1.89bc135c00000p+8", "sparse", 9, 10596, 2615),
+    "float32-warm": ("2a08f880fb414e49", "0x1.e043c57d80000p+25", "sparse", 5, 14737, 1813),
+    "two-maxima": ("3bedd9071547e9ab", "0x1.06ab5c24cce7bp+10", "sparse", 2, 5101, 19),
+    "uniform-top1": ("41122cbbae25872f", "0x1.8e47e5d57cf96p+8", "sparse", 9, 10800, 2711),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_seeded_results_are_unchanged_to_the_bit(name, monkeypatch):
+    result = _pinned_case(name, monkeypatch)
+    digest = hashlib.sha256(np.asarray(result.perm, dtype="<i8").tobytes()).hexdigest()[:16]
+    found = (digest, result.objective.hex(), result.route, result.rounds, result.candidates, result.rescored_rows)
+    assert found == PINNED[name]

@@ -20,7 +20,15 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 import protobank
-from protobank.train import DynamicAssigner, PrototypeHead, init_distributed, ipm_loss, synthetic_mixture
+from protobank.train import (
+    Classifier,
+    DynamicAssigner,
+    HeadLoss,
+    HeadOptions,
+    build_prototype_head,
+    init_distributed,
+    synthetic_mixture,
+)
 
 
 def main() -> None:
@@ -42,16 +50,22 @@ def main() -> None:
 
     torch.manual_seed(0)  # every rank starts from the same weights
     backbone = nn.Sequential(nn.Linear(16, 64), nn.ReLU(), nn.Linear(64, args.dim)).to(device)
-    head = PrototypeHead(protobank.load(d=args.dim, c=data.num_classes, generate=True)).to(device)
-    model = nn.parallel.DistributedDataParallel(backbone) if distributed else backbone
-    optimizer = torch.optim.SGD(backbone.parameters(), lr=0.1, momentum=0.9)
+    # eq. 6, the paper's loss; other options, e.g. HeadOptions(loss="ce", scale="adacos", bias=True),
+    # need no other change here: a learned scale or bias sits in `classifier` with the backbone
+    options = HeadOptions()
+    head = build_prototype_head(protobank.load(d=args.dim, c=data.num_classes, generate=True), options).to(device)
+    classifier = Classifier(backbone, head)  # forward: (features, logits)
+    model = nn.parallel.DistributedDataParallel(classifier) if distributed else classifier
+    optimizer = torch.optim.SGD(classifier.parameters(), lr=0.1, momentum=0.9)
+    loss_fn = HeadLoss(head, options)
+    loss_fn.set_class_counts(torch.bincount(data.y_train, minlength=data.num_classes))  # for long_tail
     # on every rank, with the ranks' context: tracks class means every step, re-assigns per epoch
     assigner = DynamicAssigner(head, every=len(loader), ctx=ctx)
 
     checkpoint, start = args.out / "checkpoint.pt", 0
     if checkpoint.is_file():  # continue where the last run stopped
         state = torch.load(checkpoint, map_location=device, weights_only=True)
-        backbone.load_state_dict(state["backbone"])
+        classifier.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         assigner.load_state_dict(state["assigner"])  # tracker, step count, assignment
         start = state["epoch"]
@@ -60,23 +74,24 @@ def main() -> None:
         if sampler is not None:
             sampler.set_epoch(epoch)
         model.train()
-        for x, y in loader:
+        for i, (x, y) in enumerate(loader):
             x, y = x.to(device), y.to(device)
-            features = model(x)
-            loss = ipm_loss(features, y, head)  # eq. 6 (or prototype_ce_loss: docs/train.md)
+            loss_fn.set_progress(epoch + i / len(loader))  # epochs done: the margin's ramp
+            features, logits = model(x)
+            loss = loss_fn(features, logits, y)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             assigner.step(features, y)  # eq. 8 on the global batch; eq. 9 on the cadence
         if rank == 0:
             args.out.mkdir(parents=True, exist_ok=True)
-            state = {"backbone": backbone.state_dict(), "optimizer": optimizer.state_dict(),
+            state = {"model": classifier.state_dict(), "optimizer": optimizer.state_dict(),
                      "assigner": assigner.state_dict(), "epoch": epoch + 1}  # fmt: skip
             torch.save(state, checkpoint)
 
     model.eval()
     with torch.no_grad():
-        predictions = head(backbone(data.x_test.to(device))).argmax(1).cpu()
+        predictions = classifier(data.x_test.to(device))[1].argmax(1).cpu()
     top1 = 100 * float((predictions == data.y_test).float().mean())
     report = {"test_top1": top1, "assignment": head.assignment.tolist(), "steps": assigner.steps}
     ranks = [report]

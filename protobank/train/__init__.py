@@ -1,9 +1,11 @@
 """The training companion (imports torch): fixed prototypes, the dynamic label-to-prototype
 assignment of Saadabadi et al. (CVPR 2024, eq. 6-9), and the pieces to use them in any loop.
 
->>> head = PrototypeHead(protobank.load(d=64, c=100))      # buffers: prototypes, assignment
->>> assigner = DynamicAssigner(head, every=len(loader))     # eq. 8 every step, eq. 9 per epoch
->>> loss = ipm_loss(features, labels, head)                 # eq. 6 (or prototype_ce_loss)
+>>> options = HeadOptions()                                  # eq. 6; or loss="ce", scale=..., bias=...
+>>> head = build_prototype_head(protobank.load(d=64, c=100), options)  # buffers: prototypes, assignment
+>>> loss_fn = HeadLoss(head, options)
+>>> assigner = DynamicAssigner(head, every=len(loader), ctx=init_distributed())  # eq. 8, eq. 9 per epoch
+>>> loss = loss_fn(features, logits, labels)                # logits: head(features), or None
 >>> assigner.step(features, labels)                         # any number of processes
 """
 
@@ -11,8 +13,9 @@ from .assign import ClassMeanTracker, assign_labels
 from .assigner import DynamicAssigner
 from .data import Dataset, load_dataset, long_tail, synthetic_mixture
 from .distributed import DistContext, init_distributed
-from .head import PrototypeHead, SoftmaxHead
-from .loss import ipm_loss, prototype_ce_loss
+from .head import PrototypeHead, SoftmaxHead, decay_groups
+from .head_options import HeadOptions, adacos_scale, build_prototype_head
+from .loss import HeadLoss, ipm_loss, prototype_ce_loss
 from .models import build_backbone
 from .rescore import evaluate_run
 from .trainer import Classifier, TrainConfig, Trainer
@@ -23,12 +26,17 @@ __all__ = [
     "Dataset",
     "DistContext",
     "DynamicAssigner",
+    "HeadLoss",
+    "HeadOptions",
     "PrototypeHead",
     "SoftmaxHead",
     "TrainConfig",
     "Trainer",
+    "adacos_scale",
     "assign_labels",
     "build_backbone",
+    "build_prototype_head",
+    "decay_groups",
     "evaluate_run",
     "init_distributed",
     "ipm_loss",
