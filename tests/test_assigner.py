@@ -15,7 +15,7 @@ import torch
 import torch.multiprocessing as mp
 
 from protobank.errors import ProtobankError
-from protobank.train import ClassMeanTracker, DynamicAssigner, PrototypeHead, assign_labels
+from protobank.train import ClassMeanTracker, DistContext, DynamicAssigner, PrototypeHead, assign_labels
 from protobank.train.assign import batch_class_sums
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,6 +74,40 @@ def test_assigner_state_round_trip_continues_identically():
         DynamicAssigner(_head(9, 4), every=2).load_state_dict(state)
 
 
+def test_non_finite_features_stay_out_of_the_class_means():
+    """An fp16 step that overflowed (the gradient scaler skips it) must not poison the means."""
+    (z, y), (z2, y2) = _batches(6, 4, 2, 16)
+    bad = z2.clone()
+    bad[0] = float("inf")
+    bad[3, 1] = float("nan")
+    clean = torch.ones(16, dtype=torch.bool)
+    clean[[0, 3]] = False
+    poisoned, reference = DynamicAssigner(_head(6, 4), every=2), DynamicAssigner(_head(6, 4), every=2)
+    poisoned.step(z, y)
+    reference.step(z, y)
+    assert poisoned.step(bad, y2) is not None  # the solve runs on finite means
+    reference.step(z2[clean], y2[clean])
+    assert torch.isfinite(poisoned.means).all()
+    assert torch.equal(poisoned.means, reference.means)
+    assert torch.equal(poisoned.head.assignment, reference.head.assignment)
+    all_bad = torch.full((4, 4), float("nan"))  # a class whose every sample is non-finite keeps its mean
+    before = poisoned.means.clone()
+    poisoned.observe(all_bad, torch.tensor([0, 0, 1, 1]))
+    assert torch.equal(poisoned.means, before)
+
+
+def test_assigner_built_before_the_head_moves_follows_it():
+    """Built before ``model.cuda()``: the tracker goes where the head is when it is used (the
+    meta device stands in for a GPU here)."""
+    head = _head(6, 4)
+    assigner = DynamicAssigner(head, every=1)
+    z, y = _batches(6, 4, 1, 16)[0]
+    assigner.step(z, y)
+    head.to("meta")  # the head moves after the assigner was built and used
+    assert assigner.means.device.type == "meta"
+    assert assigner.tracker.seen.device.type == "meta"
+
+
 # -- two gloo processes -----------------------------------------------------------------------
 
 BIG_C, D, LOCAL_BATCH = 100_000, 8, 16
@@ -97,8 +131,9 @@ def _gather_worker(rank: int, world: int, port: int, out: str) -> None:
 
     torch.distributed.all_gather = counting
     try:
-        big = DynamicAssigner(_head(BIG_C, D), every=None)
-        small = DynamicAssigner(_head(12, D), every=2)
+        ctx = DistContext(rank, world)
+        big = DynamicAssigner(_head(BIG_C, D), every=None, ctx=ctx)
+        small = DynamicAssigner(_head(12, D), every=2, ctx=ctx)
         installed = []
         for z, y in _batches(BIG_C, D, 3, world * LOCAL_BATCH):
             big.observe(z[rank::world], y[rank::world])
@@ -129,6 +164,35 @@ def test_two_ranks_track_the_global_batch_with_traffic_that_follows_the_batch(tm
         # per step: one size (8 bytes) and at most one row of (id, count, d sums) per sample
         assert len(r["sent"]) == 2 * 3
         assert sum(r["sent"]) <= 3 * (8 + LOCAL_BATCH * (D + 2) * 4)
+
+
+def _one_process_inside_a_group_worker(rank: int, world: int, port: int, out: str) -> None:
+    from datetime import timedelta
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=world, timeout=timedelta(seconds=20))
+    try:
+        if rank == 0:  # an evaluation in one process of a torchrun job: the other rank never joins
+            import warnings
+
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                assigner = DynamicAssigner(_head(6, 4), every=1)
+            z, y = _batches(6, 4, 1, 16)[0]
+            assigner.step(z, y)
+            torch.save({"means": assigner.means, "warned": [str(w.message) for w in caught]}, f"{out}/rank0.pt")
+        torch.distributed.barrier()
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_an_assigner_without_a_context_is_one_process_inside_a_torchrun_job(tmp_path):
+    mp.spawn(_one_process_inside_a_group_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    single = DynamicAssigner(_head(6, 4), every=1)
+    single.step(*_batches(6, 4, 1, 16)[0])
+    saved = torch.load(tmp_path / "rank0.pt")
+    assert torch.equal(saved["means"], single.means)
+    assert any("pass ctx=init_distributed()" in w for w in saved["warned"])  # a forgotten ctx is said
 
 
 # -- the own-loop example -------------------------------------------------------------------
@@ -179,7 +243,7 @@ def _slow_solve_worker(rank: int, world: int, port: int, out: str) -> None:
 
     assigner_module.assign_labels = slow
     try:
-        assigner = DynamicAssigner(_head(6, 4), every=1)
+        assigner = DynamicAssigner(_head(6, 4), every=1, ctx=DistContext(rank, world))
         z, y = _batches(6, 4, 1, 2 * LOCAL_BATCH)[0]
         assigner.step(z[rank::world], y[rank::world])
         torch.distributed.barrier()  # the training group is still healthy afterwards

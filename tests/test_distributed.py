@@ -192,3 +192,72 @@ def test_a_killed_worker_ends_the_whole_run_in_bounded_time(tmp_path):
         if launcher.poll() is None:
             launcher.kill()
             launcher.wait()
+
+
+def _job_processes(marker: str) -> dict[int, dict[str, str]]:
+    """Live processes whose environment holds ``marker`` (pid -> environment)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            env = dict(kv.split("=", 1) for kv in (entry / "environ").read_text().split("\0") if "=" in kv)
+            alive = "zombie" not in (entry / "status").read_text()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if alive and env.get("PROTOBANK_TEST_JOB") == marker:
+            found[int(entry.name)] = env
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the job's processes from /proc")
+def test_no_process_of_a_job_outlives_a_killed_rank(tmp_path):
+    """SIGKILL one rank of `protobank train --nproc-per-node 2` on an image folder read by data
+    workers: the launcher fails, and every process of the job (ranks, workers) ends."""
+    import signal
+    import time
+    import uuid
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for k, cls in enumerate(("ant", "bee")):
+        (tmp_path / "img" / cls).mkdir(parents=True)
+        for i in range(20):
+            Image.fromarray((rng.random((20, 20, 3)) * 120 + 100 * k).astype(np.uint8)).save(tmp_path / "img" / cls / f"{i}.png")
+    marker = uuid.uuid4().hex
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PROTOBANK_CACHE_DIR": str(tmp_path / "cache"), "PROTOBANK_TEST_JOB": marker}
+    out = tmp_path / "run"
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "protobank", "train", "--nproc-per-node", "2", "--data", "imagefolder",
+         "--data-path", str(tmp_path / "img"), "--image-size", "16", "--workers", "1", "--dim", "8",
+         "--epochs", "100000", "--batch-size", "8", "--device", "cpu", "--out", str(out), "--no-progress"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while not (out / "checkpoint.pt").exists():  # training is under way
+            assert launcher.poll() is None and time.monotonic() < deadline, "the run did not start"
+            time.sleep(0.2)
+        ranks = {env["RANK"]: pid for pid, env in _job_processes(marker).items() if _parent(pid) == launcher.pid}
+        assert set(ranks) == {"0", "1"}
+        os.kill(ranks["1"], signal.SIGKILL)
+        assert launcher.wait(timeout=60) != 0
+        deadline = time.monotonic() + 15
+        while _job_processes(marker) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _job_processes(marker), "a process of the job outlived it"
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait()
+        for pid in _job_processes(marker):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1

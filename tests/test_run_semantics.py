@@ -91,3 +91,49 @@ def test_amp_bf16_trains_under_autocast_on_cpu():
     assert result.final["test_top1"] > 3 * 100 / 12 and np.isfinite(result.history[-1].train_loss)
     with pytest.raises(InvalidInputError, match="fp16 needs a CUDA device"):
         _tiny(epochs=1, amp="fp16")
+
+
+def test_resume_keeps_the_initial_assignment_and_leaves_a_finished_run_alone(run_cli, tmp_path):
+    out = tmp_path / "run"
+    args = ("train", "--data", "features", "--data-path", _features(tmp_path / "a.npz"), "--dim", "8",
+            "--batch-size", "16", "--out", str(out), "--json")  # fmt: skip
+    code, stdout, err = run_cli(*args, "--epochs", "1")
+    assert code == 0, err
+    first = json.loads(stdout)
+    code, stdout, err = run_cli(*args, "--epochs", "2", "--resume")
+    assert code == 0, err
+    resumed = json.loads(stdout)
+    for key in ("initial_assignment_changes", "initial_assignment_seconds"):
+        assert resumed[key] == first[key]
+    assert resumed["initial_assignment_seconds"] > 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    code, stdout, err = run_cli(*args, "--epochs", "2", "--resume")  # nothing left to train
+    assert code == 0 and "already trained all 2 epochs" in err, err
+    assert json.loads(stdout) == resumed
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_evaluate_admits_near_tie_flips_and_names_the_causes_of_a_real_difference(run_cli, tmp_path):
+    data = fake_fashion_mnist(tmp_path / "fm", n_test=400)
+    out = tmp_path / "run"
+    code, stdout, err = run_cli("train", "--data", "fashion-mnist", "--data-path", str(data), "--backbone", "cnn",
+                                "--dim", "8", "--epochs", "1", "--batch-size", "16", "--device", "cpu", "--out", str(out), "--json")  # fmt: skip
+    assert code == 0, err
+    recorded = json.loads(stdout)["test_top1"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    # the run says it trained on a GPU this machine lacks: scored on the CPU, and said so
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    state["device"] = "cuda:7"
+    torch.save(state, out / "checkpoint.pt")
+    one_flip = {**metrics, "test_top1": recorded + 100 / 400}  # a near-tie scored the other way
+    (out / "metrics.json").write_text(json.dumps(one_flip))
+    code, stdout, err = run_cli("evaluate", str(out), "--json")
+    assert code == 0, err
+    result = json.loads(stdout)
+    assert result["device"] == "cpu" and result["trained_device"] == "cuda:7" and "cuda:7" in err
+    assert result["test_top1"] == recorded
+    (out / "metrics.json").write_text(json.dumps({**metrics, "test_top1": recorded + 10 * 100 / 400}))
+    code, _, err = run_cli("evaluate", str(out))
+    assert code == 1 and "Traceback" not in err
+    assert "10 of 400 test samples apart" in err and "another device (trained on cuda:7, scored on cpu)" in err
+    assert "another model" in err and "other data files" in err

@@ -298,3 +298,49 @@ def test_every_train_option_survives_torchrun_parser():
             if opt in args.training_script_args:
                 survivors.append(opt)
         assert survivors, f"no spelling of {param.name} passes torchrun's parser: {spellings}"
+
+
+def test_a_trainer_leaves_the_callers_config_as_it_is():
+    """One config object for a softmax run and then a prototype run: the second must train the
+    prototype head as configured (dynamic assignment, eq. 6), not as the softmax head did."""
+    data = synthetic_mixture(super_classes=3, classes_per_super=4, dim=16, train_per_class=10, test_per_class=5)
+    cfg = TrainConfig(epochs=1, batch_size=32)
+    softmax = Trainer(Classifier(build_backbone("mlp", data.input_shape, 6), SoftmaxHead(6, 12)), cfg)
+    assert (softmax.config.assign, softmax.config.loss) == ("static", "ce")  # what it trains with
+    assert cfg == TrainConfig(epochs=1, batch_size=32)
+    head = PrototypeHead(protobank.load(d=6, c=12, generate=True))
+    prototypes = Trainer(Classifier(build_backbone("mlp", data.input_shape, 6), head), cfg)
+    assert prototypes.assigner is not None and (prototypes.config.assign, prototypes.config.loss) == ("dynamic", "ipm")
+
+
+def test_a_resumed_run_keeps_its_initial_assignment_figures(tmp_path):
+    straight, data = _tiny(epochs=2)
+    expected = straight.fit(data).final
+    assert expected["initial_assignment_seconds"] > 0
+    first, _ = _tiny(epochs=1)
+    first.fit(data, checkpoint=tmp_path / "checkpoint.pt")
+    resumed, _ = _tiny(epochs=2)
+    resumed.load(tmp_path / "checkpoint.pt")
+    final = resumed.fit(data).final
+    assert final["initial_assignment_changes"] == expected["initial_assignment_changes"]
+    assert final["initial_assignment_seconds"] == first.initial_seconds > 0
+
+
+def test_a_step_the_gradient_scaler_skips_leaves_the_means_finite():
+    """Under --amp fp16 an overflowing step gives non-finite features and is skipped by the
+    scaler; the run must go on (a CPU gradient scaler and a fake overflow stand in for CUDA)."""
+    trainer, data = _tiny(epochs=2, assign_every=0.25)
+    trainer.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**8)
+    calls = {"n": 0}
+
+    def overflow_once(module, inputs, output):
+        calls["n"] += module.training
+        return output * float("inf") if module.training and calls["n"] == 3 else output
+
+    trainer.model.backbone.register_forward_hook(overflow_once)
+    result = trainer.fit(data)
+    assert trainer.scaler.get_scale() < 2.0**8  # the step was skipped
+    assert torch.isfinite(trainer.assigner.means).all()
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+    assert all(np.isfinite(r.train_loss) for r in result.history)  # the skipped step is not averaged in
+    assert result.final["test_top1"] > 3 * 100 / 12

@@ -59,8 +59,8 @@ def main() -> None:
     optimizer = torch.optim.SGD(classifier.parameters(), lr=0.1, momentum=0.9)
     loss_fn = HeadLoss(head, options)
     loss_fn.set_class_counts(torch.bincount(data.y_train, minlength=data.num_classes))  # for long_tail
-    # on every rank, after the process group: tracks class means every step, re-assigns per epoch
-    assigner = DynamicAssigner(head, every=len(loader))
+    # on every rank, with the ranks' context: tracks class means every step, re-assigns per epoch
+    assigner = DynamicAssigner(head, every=len(loader), ctx=ctx)
 
     checkpoint, start = args.out / "checkpoint.pt", 0
     if checkpoint.is_file():  # continue where the last run stopped

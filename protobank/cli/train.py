@@ -49,9 +49,9 @@ def train(
 ) -> None:
     """Train with fixed prototypes and the dynamic label-to-prototype assignment."""
     options = dict(locals())
-    from ..train.distributed import init_distributed, launched_by_torchrun, shutdown
+    from ..train.distributed import end_children_with_this_process, end_with_launcher, init_distributed, launched_by_torchrun, shutdown
     from ..train.images import default_workers
-    from ..train.run import RunOptions, check_run_folder, run_training
+    from ..train.run import RunFinished, RunOptions, check_run_folder, run_training
     from ..train.trainer import TrainConfig
 
     if out is None:
@@ -71,10 +71,17 @@ def train(
         backbone=backbone, imbalance=imbalance, image_size=image_size, workers=default_workers() if workers is None else workers, out=out, resume=resume,
         config=config,
     )  # fmt: skip
+    if launched_by_torchrun():
+        end_with_launcher()  # no rank outlives its launcher
+    end_children_with_this_process()  # nor a data worker its rank
     ctx = init_distributed(device)
     try:
         with _EpochProgress(ctx.is_main and show_progress(json_output, progress), epochs) as bar:
             metrics = run_training(opts, ctx, on_step=bar.step, on_epoch=bar.epoch_done)
+    except RunFinished as finished:
+        metrics = finished.metrics
+        if ctx.is_main:
+            err_console().print(str(finished))
     except BaseException:
         shutdown(ctx, failed=True)
         raise
@@ -115,6 +122,7 @@ def _launch(nproc: int, args: list[str]) -> None:
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
     from ..errors import ProtobankError
+    from ..train.distributed import LAUNCHER_PID_VARIABLE
 
     config = LaunchConfig(
         min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=uuid.uuid4().hex,
@@ -123,11 +131,14 @@ def _launch(nproc: int, args: list[str]) -> None:
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # we report failures
     # share the cores instead of oversubscribing them (torchrun does the same)
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    os.environ[LAUNCHER_PID_VARIABLE] = str(os.getpid())  # the ranks end when this process does
     try:
         elastic_launch(config, sys.executable)("-m", "protobank", "train", *args)
     except ChildFailedError as exc:
         failed = ", ".join(f"rank {rank} (exit code {f.exitcode})" for rank, f in sorted(exc.failures.items()))
         raise ProtobankError(f"training process {failed} failed; see the errors above") from None
+    finally:  # only this launch's ranks may see it: another launcher's ranks would take it for theirs
+        del os.environ[LAUNCHER_PID_VARIABLE]
 
 
 class _EpochProgress:

@@ -4,7 +4,7 @@ assignment of Saadabadi et al. (CVPR 2024, eq. 6-9), and the pieces to use them 
 >>> options = HeadOptions()                                  # eq. 6; or loss="ce", scale=..., bias=...
 >>> head = build_prototype_head(protobank.load(d=64, c=100), options)  # buffers: prototypes, assignment
 >>> loss_fn = HeadLoss(head, options)
->>> assigner = DynamicAssigner(head, every=len(loader))     # eq. 8 every step, eq. 9 per epoch
+>>> assigner = DynamicAssigner(head, every=len(loader), ctx=init_distributed())  # eq. 8, eq. 9 per epoch
 >>> loss = loss_fn(features, logits, labels)                # logits: head(features), or None
 >>> assigner.step(features, labels)                         # any number of processes
 """
@@ -17,7 +17,7 @@ from .head import PrototypeHead, SoftmaxHead, decay_groups
 from .head_options import HeadOptions, adacos_scale, build_prototype_head
 from .loss import HeadLoss, ipm_loss, prototype_ce_loss
 from .models import build_backbone
-from .run import evaluate_run
+from .rescore import evaluate_run
 from .trainer import Classifier, TrainConfig, Trainer
 
 __all__ = [

@@ -13,12 +13,19 @@ from ..errors import InvalidInputError
 def batch_class_sums(features: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The classes present in a batch, with the sum of their normalised features and their
     counts: ``(k,)`` labels, ``(k, d)`` float32 sums, ``(k,)`` counts; k <= batch size, so the
-    cost follows the batch, not the number of classes."""
+    cost follows the batch, not the number of classes.
+
+    A sample whose feature is not finite (an overflow under fp16) is left out, and so is a
+    class left without samples: one such step must not turn a class mean into NaN for good.
+    """
     z = nn.functional.normalize(features.detach().float(), dim=1)
+    finite = torch.isfinite(z).all(dim=1)
+    z = torch.where(finite[:, None], z, torch.zeros((), dtype=z.dtype, device=z.device))
     classes, inverse = torch.unique(labels, return_inverse=True)
     sums = torch.zeros(len(classes), z.shape[1], dtype=z.dtype, device=z.device).index_add_(0, inverse, z)
-    counts = torch.zeros(len(classes), dtype=z.dtype, device=z.device).index_add_(0, inverse, torch.ones_like(z[:, 0]))
-    return classes, sums, counts
+    counts = torch.zeros(len(classes), dtype=z.dtype, device=z.device).index_add_(0, inverse, finite.to(z.dtype))
+    present = counts > 0
+    return classes[present], sums[present], counts[present]
 
 
 class ClassMeanTracker(nn.Module):

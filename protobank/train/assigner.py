@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -9,6 +11,7 @@ import torch
 
 from ..errors import InvalidInputError, ProtobankError
 from .assign import ClassMeanTracker, assign_labels, batch_class_sums
+from .distributed import DistContext
 from .head import PrototypeHead
 
 #: Class ids travel as float32 next to the sums; float32 holds every integer below 2**24.
@@ -25,13 +28,19 @@ class DynamicAssigner:
     permutation. :meth:`state_dict` / :meth:`load_state_dict` checkpoint the tracker, the step
     count and the assignment.
 
-    Under torch.distributed (a process group initialised before construction, which must then
-    happen on every rank), a step gathers, per rank, only the classes present in its batch (their
-    feature sums and counts: ``O(batch x d)`` bytes, not ``O(c x d)``), so every rank updates
-    its tracker from the global batch, exactly as one process would. The solved permutation is
-    broadcast over a gloo group of its own whose timeout is ``solve_timeout``: the ranks waiting
-    for rank 0's solve sit in that collective, never in the training group's (NCCL's default is
-    10 minutes), and a rank that dies still fails them at once (its connections close).
+    ``ctx`` says which processes share the assignment: ``None`` (the default) is one process,
+    whatever torch.distributed holds; under torchrun pass the training loop's context
+    (:func:`init_distributed`'s), on every rank. Then a step gathers, per rank, only the
+    classes present in its batch (their feature sums and counts: ``O(batch x d)`` bytes, not
+    ``O(c x d)``), so every rank updates its tracker from the global batch, exactly as one
+    process would. The solved permutation is broadcast over a gloo group of its own whose
+    timeout is ``solve_timeout``: the ranks waiting for rank 0's solve sit in that collective,
+    never in the training group's (NCCL's default is 10 minutes), and a rank that dies still
+    fails them at once (its connections close).
+
+    The tracker follows the head's device at every step, so the assigner may be built before
+    the model moves to its GPU. Non-finite features (a step that overflowed under fp16, which
+    the gradient scaler skips) are left out of the means.
     """
 
     def __init__(
@@ -40,6 +49,7 @@ class DynamicAssigner:
         *,
         every: int | None,
         momentum: float = 0.9,
+        ctx: DistContext | None = None,
         solve_timeout: timedelta = timedelta(hours=2),
     ) -> None:
         if every is not None and every < 1:
@@ -50,10 +60,11 @@ class DynamicAssigner:
         self.every = every
         self.tracker = ClassMeanTracker(head.num_classes, head.dim, momentum).to(head.prototypes.device)
         self.steps = 0
-        dist = torch.distributed
-        self.world_size = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-        self.rank = dist.get_rank() if self.world_size > 1 else 0
-        self._solve_group = dist.new_group(backend="gloo", timeout=solve_timeout) if self.world_size > 1 else None
+        if ctx is None:
+            _warn_if_inside_a_process_group()
+            ctx = DistContext()
+        self.world_size, self.rank = ctx.world_size, ctx.rank
+        self._solve_group = torch.distributed.new_group(backend="gloo", timeout=solve_timeout) if ctx.enabled else None
 
     @torch.no_grad()
     def step(self, features: torch.Tensor, labels: torch.Tensor) -> int | None:
@@ -68,7 +79,20 @@ class DynamicAssigner:
     @torch.no_grad()
     def observe(self, features: torch.Tensor, labels: torch.Tensor) -> None:
         """Eq. 8 on the global batch (this rank's, combined with every other rank's)."""
+        self.tracker.to(self.head.prototypes.device)  # follow the head (a no-op once there)
         self.tracker.add_class_sums(*self.global_class_sums(features, labels))
+
+    @torch.no_grad()
+    def assign_from_batches(self, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> int:
+        """Assign labels from the plain class means of ``batches`` (features, labels) of the
+        global batch (eq. 9 on averages, not on the tracker); returns how many labels moved."""
+        c, d = self.head.num_classes, self.head.dim
+        stats = torch.zeros(c, d + 1, dtype=torch.float32, device=self.head.prototypes.device)  # sums, counts
+        for features, labels in batches:
+            classes, sums, counts = self.global_class_sums(features, labels)
+            stats[classes, :d] += sums
+            stats[classes, d] += counts
+        return self.assign(stats[:, :d] / stats[:, d:].clamp_min(1))
 
     @torch.no_grad()
     def global_class_sums(
@@ -76,7 +100,7 @@ class DynamicAssigner:
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Classes present in the global batch, their normalised-feature sums and counts.
 
-        In one process this is :func:`batch_class_sums`. Under torch.distributed each rank
+        In one process this is :func:`batch_class_sums`. Across processes each rank
         contributes a ``(k, d + 2)`` float32 block (class id, count, sums) for the k classes in
         its batch, padded to the largest k: two all-gathers per step.
         """
@@ -88,6 +112,8 @@ class DynamicAssigner:
         sizes = [torch.zeros(1, dtype=torch.long, device=block.device) for _ in range(self.world_size)]
         dist.all_gather(sizes, torch.tensor([len(block)], device=block.device))
         widest = int(max(s.item() for s in sizes))
+        if widest == 0:  # no finite feature on any rank: nothing to track this step
+            return classes, sums, counts
         padded = torch.zeros(widest, block.shape[1], dtype=block.dtype, device=block.device)
         padded[: len(block)] = block
         parts = [torch.empty_like(padded) for _ in range(self.world_size)]
@@ -113,8 +139,8 @@ class DynamicAssigner:
 
     @property
     def means(self) -> torch.Tensor:
-        """(c, d): the tracked class means (eq. 8)."""
-        return self.tracker.means
+        """(c, d): the tracked class means (eq. 8), on the head's device."""
+        return self.tracker.to(self.head.prototypes.device).means
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -134,7 +160,21 @@ class DynamicAssigner:
             raise ProtobankError(
                 f"assigner state holds means for (c, d) = {tuple(means.shape)}, this head has {tuple(self.tracker.means.shape)}"
             )
+        self.tracker.to(self.head.prototypes.device)
         self.tracker.means.copy_(means)
         self.tracker.seen.copy_(seen)
         self.steps = int(steps)
         self.head.set_assignment(assignment)
+
+
+def _warn_if_inside_a_process_group() -> None:
+    """An assigner given no context is one process's; say so where ranks exist, since ranks
+    that each track only their own batch drift apart."""
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        warnings.warn(
+            f"DynamicAssigner without ctx serves this process alone, although a process group of "
+            f"{dist.get_world_size()} exists: pass ctx=init_distributed() on every rank to share the "
+            "assignment, or ctx=DistContext() to keep it one process's on purpose",
+            stacklevel=3,
+        )

@@ -1,9 +1,15 @@
-"""torch.distributed glue: the process group under torchrun, and a single-process stand-in."""
+"""torch.distributed glue: the process group under torchrun, a single-process stand-in, and
+the lifetime of a job's processes."""
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
+import signal
+import sys
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -84,3 +90,59 @@ def check_same_everywhere(ctx: DistContext, value: str, what: str) -> None:
     ctx.all_reduce(mismatch)
     if mismatch.item() > 0:
         raise ProtobankError(f"{what} differs between ranks ({int(mismatch.item())} rank(s) disagree with rank 0)")
+
+
+#: Set by ``protobank train --nproc-per-node`` for its ranks: the launcher's process id.
+LAUNCHER_PID_VARIABLE = "PROTOBANK_LAUNCHER_PID"
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_forking_parent: int | None = None
+_children_bound = False
+
+
+def _kill_me_when_parent_dies(parent: int) -> bool:
+    """Ask Linux to SIGKILL this process when its parent ends; False where that is not
+    possible (another system) or the parent ``parent`` has already gone."""
+    prctl = _prctl()
+    if prctl is None:
+        return True
+    prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    return os.getppid() == parent  # checked after the request: a parent gone before it counts too
+
+
+@functools.cache
+def _prctl() -> Any:
+    """libc's prctl on Linux (looked up in the parent: a forked child must not load libraries
+    while another thread of its parent may have held the loader's lock), else None."""
+    return ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
+def end_with_launcher() -> None:
+    """For a rank of a data-parallel job: end (SIGKILL from the kernel) when the launcher that
+    started it ends, however it ends, so no rank outlives its job. The launcher's pid comes
+    from :data:`LAUNCHER_PID_VARIABLE`, else this process's parent (torchrun)."""
+    parent = int(os.environ.get(LAUNCHER_PID_VARIABLE, os.getppid()))
+    if not _kill_me_when_parent_dies(parent):
+        os._exit(1)  # the launcher ended before this rank got going: nothing to report to
+
+
+def end_children_with_this_process() -> None:
+    """Every process this one forks from now on (DataLoader workers) is SIGKILLed by the
+    kernel when this one ends. A worker forked while another thread held a lock can block
+    forever, never reaching the check of its parent that DataLoader workers make; this ends
+    it anyway. Idempotent."""
+    global _children_bound
+    if _children_bound or not hasattr(os, "register_at_fork"):
+        return
+    _children_bound = True
+    _prctl()
+    os.register_at_fork(before=_note_forking_parent, after_in_child=_bind_child)
+
+
+def _note_forking_parent() -> None:
+    global _forking_parent
+    _forking_parent = os.getpid()
+
+
+def _bind_child() -> None:
+    if _forking_parent is not None and not _kill_me_when_parent_dies(_forking_parent):
+        os._exit(1)

@@ -20,13 +20,25 @@ from .data import Dataset, load_dataset, long_tail
 from .distributed import DistContext, check_same_everywhere
 from .head import PrototypeHead, SoftmaxHead
 from .models import build_backbone
-from .trainer import Classifier, EpochRecord, TrainConfig, Trainer, _accuracies, read_checkpoint
+from .trainer import Classifier, EpochRecord, TrainConfig, Trainer
 
 HEADS = ("prototypes", "softmax")
 #: RunOptions that do not decide a run's numbers: where it goes, how it starts, how fast data
 #: loads; the prototypes are identified by their content hash instead of how they were named.
 NOT_SETTINGS = ("out", "resume", "config", "prototypes", "workers")
 RUN_FILES = ("checkpoint.pt", "metrics.json")
+
+
+class RunFinished(ProtobankError):
+    """``--resume`` of a run that has trained all its epochs: its files are left as they are;
+    ``metrics`` holds its metrics.json."""
+
+    def __init__(self, out: Path, epochs: int, metrics: dict[str, Any]) -> None:
+        super().__init__(
+            f"the run in {out} has already trained all {epochs} epochs; its files are left as they are "
+            "(pass a larger --epochs to train it further)"
+        )
+        self.metrics = metrics
 
 
 @dataclass
@@ -140,6 +152,9 @@ def run_training(
         if checkpoint is None or not checkpoint.is_file():
             raise InvalidInputError(f"--resume: no checkpoint at {checkpoint}")
         trainer.load(checkpoint)
+        metrics_file = checkpoint.parent / "metrics.json"
+        if trainer.epoch >= trainer.config.epochs and metrics_file.is_file():
+            raise RunFinished(checkpoint.parent, trainer.epoch, json.loads(metrics_file.read_text()))
     result = trainer.fit(data, on_step=on_step, on_epoch=on_epoch, checkpoint=checkpoint)
     metrics = {
         **result.final,
@@ -153,7 +168,7 @@ def run_training(
         "imbalance": opts.imbalance,
         "prototypes_sha256": None if prototypes is None else prototypes.content_sha256,
         "prototypes_method": None if prototypes is None else prototypes.method,
-        "config": asdict(cfg),
+        "config": asdict(trainer.config),
         "history": [asdict(r) for r in result.history],
         "world_size": ctx.world_size,
         "device": str(ctx.device),
@@ -165,44 +180,5 @@ def run_training(
         (opts.out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
         from ..plot import training_curves
 
-        training_curves(result.history, opts.out / "curves.png", title=f"{metrics['data']}, d={opts.dim}, {opts.head} head, {cfg.assign} assignment")
+        training_curves(result.history, opts.out / "curves.png", title=f"{metrics['data']}, d={opts.dim}, {opts.head} head, {trainer.config.assign} assignment")
     return metrics
-
-
-def evaluate_run(run_dir: Path, device: str | torch.device = "cpu") -> dict[str, Any]:
-    """Re-score a run's saved checkpoint on its test set, in one process.
-
-    The data and model are rebuilt from the settings in ``run_dir/checkpoint.pt``, the
-    weights, prototypes and assignment loaded from it, and the test set scored in the same
-    batches as in training. Returns ``test_top1`` and ``test_balanced_top1`` (percent), with
-    ``recorded_test_top1`` from ``run_dir/metrics.json`` when the run finished.
-    """
-    path = Path(run_dir) / "checkpoint.pt"
-    if not path.is_file():
-        raise InvalidInputError(f"no checkpoint at {path}: pass the --out folder of a training run")
-    state = read_checkpoint(path, device)
-    config = TrainConfig(**{**state["config"], "amp": "off"})
-    opts = RunOptions(**state["settings"], config=config)
-    data = prepare_data(opts)
-    prototypes = None
-    if opts.head == "prototypes":  # the weights come from the checkpoint; only the shape matters here
-        vectors = state["model"]["head.prototypes"]
-        prototypes = Prototypes(vectors.double().cpu().numpy(), method="checkpoint", source=path)
-    model = build_model(opts, data, prototypes)
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as e:
-        raise ProtobankError(f"checkpoint {path} does not fit the model its settings describe: {e}") from None
-    trainer = Trainer(model, config, DistContext(device=torch.device(device)))
-    trainer.normalize = data.normalizer()
-    top1, balanced, _ = _accuracies(trainer.predict_counts(data))
-    result: dict[str, Any] = {
-        "run": str(run_dir), "epoch": int(state["epoch"]), "test_top1": top1, "test_balanced_top1": balanced,
-        "test_samples": int(len(data.y_test)), "recorded_test_top1": None,
-    }  # fmt: skip
-    metrics = Path(run_dir) / "metrics.json"
-    if metrics.is_file():  # compare only with the metrics of the epoch the checkpoint holds
-        recorded = json.loads(metrics.read_text())
-        if recorded.get("history") and recorded["history"][-1]["epoch"] == result["epoch"]:
-            result["recorded_test_top1"] = recorded["test_top1"]
-    return result
