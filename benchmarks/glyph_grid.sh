@@ -12,13 +12,13 @@ runs=$(mktemp -d)
 common="--data imagefolder --data-path $data --backbone cnn --batch-size 32 --lr 0.05 --device $device --workers 2 --json --no-progress"
 declare -A MODE=(
     [softmax]="--head softmax" [static]="--assign static --loss ipm" [dynamic]="--assign dynamic --loss ipm"
-    [dynamic-ce4-fbn]="--assign dynamic --loss ce --ce-scale 4 --feature-bn"
-    [static-ce4-fbn]="--assign static --loss ce --ce-scale 4 --feature-bn"
-    [dynamic-ce4]="--assign dynamic --loss ce --ce-scale 4" [static-ce4]="--assign static --loss ce --ce-scale 4"
-    [dynamic-ce16]="--assign dynamic --loss ce --ce-scale 16"
+    [dynamic-ce4-fbn]="--assign dynamic --loss ce --scale 4 --feature-bn"
+    [static-ce4-fbn]="--assign static --loss ce --scale 4 --feature-bn"
+    [dynamic-ce4]="--assign dynamic --loss ce --scale 4" [static-ce4]="--assign static --loss ce --scale 4"
+    [dynamic-ce16]="--assign dynamic --loss ce --scale 16"
     [softmax-fbn]="--head softmax --feature-bn" [dynamic-fbn]="--assign dynamic --loss ipm --feature-bn"
-    [dynamic-ce4-fbn-warm1]="--assign dynamic --loss ce --ce-scale 4 --feature-bn --warmup-epochs 1"
-    [dynamic-ce4-fbn-every025]="--assign dynamic --loss ce --ce-scale 4 --feature-bn --assign-every 0.25"
+    [dynamic-ce4-fbn-warm1]="--assign dynamic --loss ce --scale 4 --feature-bn --warmup-epochs 1"
+    [dynamic-ce4-fbn-every025]="--assign dynamic --loss ce --scale 4 --feature-bn --assign-every 0.25"
 )
 plan() {  # EPOCHS "DIMS" "SEEDS" MODE...
     local e=$1 dims=$2 seeds=$3; shift 3

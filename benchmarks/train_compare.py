@@ -21,6 +21,8 @@ from dataclasses import asdict, fields, replace
 
 from protobank.train.distributed import DistContext
 from protobank.train.run import RunOptions, run_training
+from protobank.train.config import PROTOTYPE_ONLY
+from protobank.train.head_options import parse_scale
 from protobank.train.trainer import TrainConfig
 
 #: mode -> (head, TrainConfig settings); --loss and --set apply on top (--loss to prototype heads).
@@ -64,6 +66,8 @@ def main() -> None:
             head, settings = MODES[mode]
             for seed in args.seeds:
                 cfg = replace(base, **settings, seed=seed)
+                if head == "softmax":  # the prototype head's scale settings do not apply
+                    cfg = replace(cfg, **{k: getattr(reference, k) for k in PROTOTYPE_ONLY})
                 if args.loss and head == "prototypes":
                     cfg.loss = args.loss
                 if any(r["dim"] == d and r["head"] == head and _used(head, r["config"]) == _used(head, asdict(cfg)) for r in runs):
@@ -102,7 +106,10 @@ def _apply(cfg: TrainConfig, settings: list[str]) -> TrainConfig:
         if key not in types:
             raise SystemExit(f"error: --set {item}: unknown TrainConfig field; choose one of {', '.join(types)}")
         kind = types[key]
-        setattr(cfg, key, value.lower() in ("1", "true", "yes") if kind is bool else kind(value))
+        if key == "scale":
+            setattr(cfg, key, parse_scale(value))
+        else:
+            setattr(cfg, key, value.lower() in ("1", "true", "yes") if kind is bool else kind(value))
     return cfg
 
 
@@ -115,11 +122,12 @@ def _label(run: dict, reference: TrainConfig) -> str:
 
 
 def _used(head: str, config: dict) -> dict:
-    """The settings that decide a run's numbers: the CE scale only matters to the prototype
-    head under the cross-entropy (a run is neither re-run nor relabelled when it changes)."""
+    """The settings that decide a run's numbers: the scale settings only matter to the
+    prototype head under the cross-entropy (a run is neither re-run nor relabelled when they
+    change)."""
     if head == "prototypes" and config["loss"] == "ce":
         return config
-    return {k: v for k, v in config.items() if k != "ce_scale"}
+    return {k: v for k, v in config.items() if k not in PROTOTYPE_ONLY}
 
 
 def _stat(values: list, digits: int = 2) -> str:

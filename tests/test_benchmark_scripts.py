@@ -25,19 +25,19 @@ def test_train_compare_records_each_run_once_and_plots_them(tmp_path):
     grid = ["--data", "synthetic", "--dims", "4", "--seeds", "0", "--epochs", "1", "--json", str(results)]
     first = _script("train_compare.py", *grid, "--modes", "softmax")
     assert first.returncode == 0, first.stderr[-3000:]
-    second = _script("train_compare.py", *grid, "--modes", "softmax", "dynamic-ce", "--set", "ce_scale=8")
+    second = _script("train_compare.py", *grid, "--modes", "softmax", "dynamic-ce", "--set", "scale=8")
     assert second.returncode == 0, second.stderr[-3000:]
     runs = json.loads(results.read_text())
     # the softmax head has no use for the CE scale: its run is neither repeated nor relabelled
-    assert [(r["mode"], r["config"]["ce_scale"]) for r in runs] == [("softmax", 4.0), ("dynamic-ce", 8.0)]
-    assert "| 4 | dynamic-ce ce_scale=8.0 |" in second.stdout and "| 4 | softmax |" in second.stdout
-    again = _script("train_compare.py", *grid, "--modes", "dynamic-ce", "--set", "ce_scale=8")
+    assert [(r["mode"], r["config"]["scale"]) for r in runs] == [("softmax", None), ("dynamic-ce", 8.0)]
+    assert "| 4 | dynamic-ce scale=8.0 |" in second.stdout and "| 4 | softmax |" in second.stdout
+    again = _script("train_compare.py", *grid, "--modes", "dynamic-ce", "--set", "scale=8")
     assert again.returncode == 0 and "seed=0" not in again.stdout  # recorded runs are not repeated
     assert len(json.loads(results.read_text())) == 2
 
     png = tmp_path / "acc.png"
     plot = _script("plot_accuracy_vs_d.py", str(results), "--epochs", "1", "--out", str(png),
-                   "--curve", "softmax=softmax", "--curve", "fixed=dynamic-ce ce_scale=8.0")  # fmt: skip
+                   "--curve", "softmax=softmax", "--curve", "fixed=dynamic-ce scale=8.0")  # fmt: skip
     assert plot.returncode == 0, plot.stderr[-3000:]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -39,7 +39,7 @@ def test_warmup_ramps_linearly_then_follows_the_cosine():
 
 @pytest.mark.parametrize(
     "field, value, message",
-    [("warmup_epochs", -1.0, "--warmup-epochs"), ("ce_scale", 0.0, "--ce-scale"), ("ce_scale", math.nan, "--ce-scale")],
+    [("warmup_epochs", -1.0, "--warmup-epochs"), ("scale", 0.0, "--scale"), ("scale", math.nan, "--scale"), ("margin", 1.5, "--margin"), ("long_tail", "yes", "--long-tail")],
 )
 def test_bad_option_values_are_refused(field, value, message):
     with pytest.raises(InvalidInputError, match=message):
@@ -67,19 +67,20 @@ def test_feature_bn_and_warmup_train_end_to_end_and_are_recorded():
 
 def test_cli_passes_the_new_options(run_cli, tmp_path):
     code, out, err = run_cli(
-        "train", "--dim", "6", "--epochs", "1", "--batch-size", "64", "--loss", "ce", "--ce-scale", "8",
+        "train", "--dim", "6", "--epochs", "1", "--batch-size", "64", "--loss", "ce", "--scale", "8",
         "--warmup-epochs", "0.5", "--feature-bn", "--prototypes", "random", "--out", str(tmp_path / "r"), "--json",
     )  # fmt: skip
     assert code == 0, err
     config = json.loads(out)["config"]
-    assert (config["ce_scale"], config["warmup_epochs"], config["feature_bn"]) == (8.0, 0.5, True)
+    assert (config["scale"], config["warmup_epochs"], config["feature_bn"]) == (8.0, 0.5, True)
     code, _, err = run_cli("train", "--warmup-epochs", "-2", "--out", str(tmp_path / "s"))
     assert code == 1 and "--warmup-epochs" in err and "Traceback" not in err
 
 
 def test_train_command_defaults_are_the_config_defaults():
     """`protobank train` spells each TrainConfig default a second time (the CLI must not import
-    torch to print its help); the two must never drift apart."""
+    torch to print its help), or leaves it unset (None: TrainConfig's); the two must never
+    drift apart."""
     import inspect
     from dataclasses import fields
 
@@ -88,6 +89,7 @@ def test_train_command_defaults_are_the_config_defaults():
     options = {name: p.default.default for name, p in inspect.signature(train).parameters.items()}
     config = TrainConfig()
     shared = [f.name for f in fields(config) if f.name in options]
-    assert {"loss", "ce_scale", "epochs", "lr", "assign", "feature_bn"} <= set(shared)
-    assert {n: options[n] for n in shared} == {n: getattr(config, n) for n in shared}
-    assert (config.loss, config.ce_scale) == ("ipm", 4.0)
+    assert {"loss", "scale", "learn_scale", "long_tail", "epochs", "lr", "assign", "feature_bn"} <= set(shared)
+    spelled = [n for n in shared if options[n] is not None]
+    assert {"epochs", "lr", "assign", "feature_bn"} <= set(spelled)
+    assert {n: options[n] for n in spelled} == {n: getattr(config, n) for n in spelled}

@@ -27,8 +27,14 @@ def train(
     assign: str = typer.Option("dynamic", help="dynamic (Hungarian re-assignment, eq. 9) or static (fixed label i -> prototype i)."),
     assign_every: float = typer.Option(1.0, "--assign-every", help="Epochs between assignment updates (0.25: four per epoch)."),
     assign_init: str = typer.Option("means", "--assign-init", help="First assignment: means (untrained network's class means) or identity (label i -> prototype i)."),
-    loss: str = typer.Option("ipm", help="ipm (the paper's eq. 6) or ce (cross-entropy on --ce-scale x cosines: ahead where d is much smaller than c, behind on long-tailed data)."),
-    ce_scale: float = typer.Option(4.0, "--ce-scale", help="Scale of the cosines under --loss ce (a softmax temperature of 1/scale)."),
+    loss: Optional[str] = typer.Option(None, help="ipm (the paper's eq. 6: only the assigned prototype, O(batch d)) or ce (cross-entropy on every label's scaled cosine, O(batch c d)). Default: see docs/train.md."),
+    scale: Optional[str] = typer.Option(None, help="--loss ce: scale of the cosines, a number, adacos (sqrt(2) ln(c-1)) or norm (dot product with the raw feature)."),
+    learn_scale: Optional[bool] = typer.Option(None, "--learn-scale/--no-learn-scale", help="--loss ce: learn the scale (as log s, no weight decay), starting from --scale."),
+    bias: Optional[bool] = typer.Option(None, "--bias/--no-bias", help="--loss ce: a learned per-label bias, zero at the start."),
+    margin: Optional[float] = typer.Option(None, help="--loss ce: cosine margin taken off the true label's cosine in training (CosFace), in [0, 1)."),
+    margin_ramp_epochs: Optional[float] = typer.Option(None, "--margin-ramp-epochs", help="Ramp --margin linearly from 0 over this many epochs (0: the full margin from the start)."),
+    long_tail: Optional[str] = typer.Option(None, "--long-tail", help="none or logit-adjust: add tau x log(training prior) to the logits in the loss (balanced softmax at tau 1); prediction unchanged."),
+    tau: Optional[float] = typer.Option(None, help="Strength of --long-tail logit-adjust."),
     warmup_epochs: float = typer.Option(0.0, "--warmup-epochs", help="Linear learning-rate warm-up, in epochs, before the cosine decay."),
     feature_bn: bool = typer.Option(False, "--feature-bn/--no-feature-bn", help="Batch norm (no affine) on the d features before the head."),
     backbone: Optional[str] = typer.Option(None, help="resnet32, cnn, mlp, torchvision:NAME or timm:NAME (random init, classifier replaced by a d-dim projection); default: cnn for images, mlp for vectors."),
@@ -52,6 +58,7 @@ def train(
     from ..train.distributed import end_children_with_this_process, end_with_launcher, init_distributed, launched_by_torchrun, shutdown
     from ..train.images import default_workers
     from ..train.run import RunFinished, RunOptions, check_run_folder, run_training
+    from ..train.head_options import parse_scale
     from ..train.trainer import TrainConfig
 
     if out is None:
@@ -61,10 +68,12 @@ def train(
         options["out"] = out
         _launch(nproc_per_node, _forwarded_args(options))
         return
+    head_settings = dict(loss=loss, scale=None if scale is None else parse_scale(scale), learn_scale=learn_scale, bias=bias,
+                         margin=margin, margin_ramp_epochs=margin_ramp_epochs, long_tail=long_tail, tau=tau)  # fmt: skip
     config = TrainConfig(
         epochs=epochs, batch_size=batch_size, lr=lr, assign=assign, assign_every=assign_every,
-        assign_init=assign_init, loss=loss, ce_scale=ce_scale, warmup_epochs=warmup_epochs,
-        feature_bn=feature_bn, seed=seed, amp=amp,
+        assign_init=assign_init, warmup_epochs=warmup_epochs, feature_bn=feature_bn, seed=seed, amp=amp,
+        **{k: v for k, v in head_settings.items() if v is not None},  # unset: TrainConfig's default
     )
     opts = RunOptions(
         data=data, data_path=str(data_path) if data_path else None, dim=dim, prototypes=prototypes, head=head,

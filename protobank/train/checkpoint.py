@@ -13,7 +13,7 @@ import torch
 from ..errors import ProtobankError
 
 CHECKPOINT_FORMAT = "protobank-train-checkpoint"
-CHECKPOINT_VERSION = 2
+CHECKPOINT_VERSION = 3  # 3: the head's scale options replace ce_scale
 #: Settings a resumed run may change: its length, and nothing that decides its numbers.
 RESUMABLE_CHANGES = ("epochs",)
 

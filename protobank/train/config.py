@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import InvalidInputError
-from .loss import DEFAULT_CE_SCALE
+from .head_options import HeadOptions
 
 AMP_MODES = ("off", "bf16", "fp16")
 
@@ -29,8 +29,15 @@ class TrainConfig:
     assign_init: str = "means"  # means: first assignment from the untrained network; identity
     init_batches: int = 50  # batches of the untrained network's features for assign_init=means
     tracker_momentum: float = 0.9
-    loss: str = "ipm"  # ipm (eq. 6) | ce (prototype head); the softmax head always uses ce
-    ce_scale: float = DEFAULT_CE_SCALE
+    # the head's scale and loss (HeadOptions documents each; the softmax head always uses ce)
+    loss: str = "ipm"  # ipm (eq. 6) | ce
+    scale: float | str | None = None  # a number, adacos or norm; None: DEFAULT_CE_SCALE under ce
+    learn_scale: bool = False
+    bias: bool = False
+    margin: float = 0.0
+    margin_ramp_epochs: float = 0.0
+    long_tail: str = "none"  # none | logit-adjust
+    tau: float = 1.0
     warmup_epochs: float = 0.0  # linear learning-rate warm-up before the cosine decay
     feature_bn: bool = False  # batch norm (no affine) on the d features, before any head
     seed: int = 0
@@ -43,27 +50,46 @@ class TrainConfig:
             raise InvalidInputError(f"--lr must be a positive number, got {self.lr}")
         if self.assign not in ("dynamic", "static"):
             raise InvalidInputError(f"--assign must be dynamic or static, got {self.assign!r}")
-        if self.loss not in ("ipm", "ce"):
-            raise InvalidInputError(f"--loss must be ipm or ce, got {self.loss!r}")
         if self.assign_init not in ("means", "identity"):
             raise InvalidInputError(f"--assign-init must be means or identity, got {self.assign_init!r}")
-        if not (self.ce_scale > 0 and math.isfinite(self.ce_scale)):
-            raise InvalidInputError(f"--ce-scale must be a positive number, got {self.ce_scale}")
         if not (self.warmup_epochs >= 0 and math.isfinite(self.warmup_epochs)):
             raise InvalidInputError(f"--warmup-epochs must be a number >= 0, got {self.warmup_epochs}")
         if not (self.assign_every > 0 and math.isfinite(self.assign_every)):
             raise InvalidInputError(f"--assign-every must be a positive number of epochs, got {self.assign_every}")
         if self.amp not in AMP_MODES:
             raise InvalidInputError(f"--amp must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")
+        # each value in its range (which combinations a head takes is effective_config's check)
+        dataclasses.replace(self.head_options(), loss="ce").check("prototypes")
+        if self.loss not in ("ipm", "ce"):
+            raise InvalidInputError(f"--loss must be ipm or ce, got {self.loss!r}")
+
+    def head_options(self) -> HeadOptions:
+        """The head's scale and loss settings of this configuration."""
+        return HeadOptions(
+            loss=self.loss, scale=self.scale, learn_scale=self.learn_scale, bias=self.bias, margin=self.margin,
+            margin_ramp_epochs=self.margin_ramp_epochs, long_tail=self.long_tail, tau=self.tau,
+        )  # fmt: skip
+
+
+#: The settings only a prototype head has; a softmax head trains without them.
+PROTOTYPE_ONLY = ("scale", "learn_scale", "bias", "margin", "margin_ramp_epochs")
 
 
 def effective_config(config: TrainConfig, *, prototype_head: bool) -> TrainConfig:
     """The settings a head trains with, as a new object (the caller's is left as it is): a
-    learned linear head has nothing to assign and always trains with cross-entropy."""
+    learned linear head has nothing to assign, always trains with cross-entropy and takes
+    none of the prototype head's scale settings (one changed from its default is refused)."""
     config.check()
     if prototype_head:
+        config.head_options().check("prototypes")
         return dataclasses.replace(config)
-    return dataclasses.replace(config, assign="static", loss="ce")
+    defaults = TrainConfig()
+    given = [f"--{k.replace('_', '-')}" for k in PROTOTYPE_ONLY if getattr(config, k) != getattr(defaults, k)]
+    if given:
+        raise InvalidInputError(f"{', '.join(given)} set the prototype head; --head softmax takes only --long-tail")
+    effective = dataclasses.replace(config, assign="static", loss="ce")
+    effective.head_options().check("softmax")
+    return effective
 
 
 def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:

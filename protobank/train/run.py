@@ -18,7 +18,8 @@ from ..errors import InvalidInputError, ProtobankError
 from ..prototypes import Prototypes
 from .data import Dataset, load_dataset, long_tail
 from .distributed import DistContext, check_same_everywhere
-from .head import PrototypeHead, SoftmaxHead
+from .head import SoftmaxHead
+from .head_options import build_prototype_head
 from .models import build_backbone
 from .trainer import Classifier, EpochRecord, TrainConfig, Trainer
 
@@ -121,7 +122,7 @@ def build_model(opts: RunOptions, data: Dataset, prototypes: Prototypes | None) 
     if opts.head == "softmax":
         return Classifier(backbone, SoftmaxHead(opts.dim, data.num_classes))
     assert prototypes is not None
-    return Classifier(backbone, PrototypeHead(prototypes))
+    return Classifier(backbone, build_prototype_head(prototypes, opts.config.head_options()))
 
 
 def run_training(

@@ -25,8 +25,8 @@ from .config import TrainConfig, autocast_dtype, effective_config
 from .data import Dataset, Normalizer, steps_per_epoch
 from .distributed import DistContext
 from .evaluation import accuracies, predict_counts, summary_metrics
-from .head import PrototypeHead, SoftmaxHead
-from .loss import ipm_loss, prototype_ce_loss
+from .head import PrototypeHead, SoftmaxHead, decay_groups
+from .loss import HeadLoss
 
 class Classifier(nn.Module):
     """A backbone giving d-dimensional features and a head scoring them per label."""
@@ -85,10 +85,10 @@ class Trainer:
         if self.ctx.enabled:
             ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
             self.net = nn.parallel.DistributedDataParallel(model, device_ids=ids, **_no_buffer_sync())
+        self.loss = HeadLoss(self.head, config.head_options())
         self.optimizer = torch.optim.SGD(
-            [p for p in model.parameters() if p.requires_grad],
-            lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay, nesterov=True,
-        )  # fmt: skip
+            decay_groups(model, config.weight_decay), lr=config.lr, momentum=config.momentum, nesterov=True
+        )  # a learned scale and bias get no weight decay
         # fp16 needs loss scaling against gradient underflow; bf16 has float32's exponent range
         self.scaler = torch.amp.GradScaler(self.ctx.device.type, enabled=config.amp == "fp16")
         self.epoch = 0
@@ -112,6 +112,7 @@ class Trainer:
         if steps == 0:
             raise InvalidInputError(f"--batch-size {cfg.batch_size} is larger than the {n} training samples")
         self.normalize = data.normalizer()
+        self.loss.set_class_counts(data.class_counts())
         total = cfg.epochs * steps
         warmup = round(cfg.warmup_epochs * steps)
         if self.assigner is not None:
@@ -126,6 +127,7 @@ class Trainer:
             loss_sum = torch.zeros(3, dtype=torch.float64, device=ctx.device)  # loss*n, correct, n
             for i, (x, y) in enumerate(self.batches(data, "train", epoch=self.epoch)):
                 self._set_lr(self.step, total, warmup)
+                self.loss.set_progress(self.step / steps)
                 features, logits, loss = self._forward_backward(x, y)
                 if self.assigner is not None:
                     t0 = time.perf_counter()
@@ -192,11 +194,9 @@ class Trainer:
             group["lr"] = lr
 
     def _loss(self, features: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if not self.prototype_head:
-            return nn.functional.cross_entropy(logits, y)
-        if self.config.loss == "ipm":
-            return ipm_loss(features, y, self.head)
-        return prototype_ce_loss(features, y, self.head, self.config.ce_scale)
+        """The head's training loss (:class:`HeadLoss`: eq. 6, or the cross-entropy with the
+        configured scale, margin and long-tail correction)."""
+        return self.loss(features, logits, y)
 
     @torch.no_grad()
     def initial_assignment(self, data: Dataset) -> int:
