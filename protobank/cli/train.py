@@ -51,6 +51,7 @@ def train(
 ) -> None:
     """Train with fixed prototypes and the dynamic label-to-prototype assignment."""
     options = dict(locals())
+    from ..train.allocator import fix_mmap_threshold
     from ..train.distributed import init_distributed, launched_by_torchrun, shutdown
     from ..train.images import default_workers
     from ..train.run import RunOptions, check_run_folder, run_training
@@ -73,6 +74,7 @@ def train(
         backbone=backbone, imbalance=imbalance, image_size=image_size, augment=augment, flip=flip, workers=default_workers() if workers is None else workers, out=out, resume=resume,
         config=config,
     )  # fmt: skip
+    fix_mmap_threshold()  # peak memory flat in the number of steps
     ctx = init_distributed(device)
     try:
         with _EpochProgress(ctx.is_main and show_progress(json_output, progress), epochs) as bar:
