@@ -18,14 +18,14 @@ import torch
 
 import protobank
 from protobank.train import Classifier, PrototypeHead, TrainConfig, Trainer, build_backbone
-from protobank.train.data import InMemoryDataset
+from protobank.train.data import Augmentation, InMemoryDataset
 
 
 def workload(c: int, n: int, seed: int = 0) -> InMemoryDataset:
     g = torch.Generator().manual_seed(seed)
     x = torch.randint(0, 256, (n, 3, 32, 32), generator=g, dtype=torch.uint8)
     xt = torch.randint(0, 256, (1000, 3, 32, 32), generator=g, dtype=torch.uint8)
-    return InMemoryDataset(f"random-images-c{c}", x, torch.arange(n) % c, xt, torch.arange(1000) % c, c, augment=True)
+    return InMemoryDataset(f"random-images-c{c}", x, torch.arange(n) % c, xt, torch.arange(1000) % c, c, augmentation=Augmentation("crop", flip=True))
 
 
 def main() -> None:

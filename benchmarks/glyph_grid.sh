@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # The d << c grid of docs/benchmarks.md on the glyph benchmark (benchmarks/build_glyphs.py):
+# characters, so the small-image recipe (`--augment crop`: pad 4 of 32 px, random crop) and no
+# flips (a mirrored character is another character or none);
 # softmax, static and dynamic at d = 10 and 32 on two seeds, 30 epochs and 4, the cross-entropy
 # settings (`--loss ce` at its default scale, 4, among them), and the ablations at
 # d = 10. One `protobank train` per run, JOBS at a time; runs RESULTS.jsonl already holds are
 # skipped, each new run appends one JSON line to it; `python benchmarks/glyph_table.py
-# RESULTS.jsonl` prints the tables.
+# RESULTS.jsonl` prints the tables. Runs of the loader's earlier recipe (resized-crop and flips)
+# are not comparable: start a new RESULTS.jsonl.
 # Usage: benchmarks/glyph_grid.sh GLYPHS_DIR RESULTS.jsonl [DEVICE=cuda] [JOBS=12]
 set -euo pipefail
 data=$1 results=$2 device=${3:-cuda} jobs=${4:-12}
 runs=$(mktemp -d)
-common="--data imagefolder --data-path $data --backbone cnn --batch-size 32 --lr 0.05 --device $device --workers 2 --json --no-progress"
+common="--data imagefolder --data-path $data --augment crop --no-flip --backbone cnn --batch-size 32 --lr 0.05 --device $device --workers 2 --json --no-progress"
 declare -A MODE=(
     [softmax]="--head softmax" [static]="--assign static --loss ipm" [dynamic]="--assign dynamic --loss ipm"
     [dynamic-ce4-fbn]="--assign dynamic --loss ce --scale 4 --feature-bn"

@@ -103,10 +103,12 @@ def measure_loader(args: argparse.Namespace) -> dict:
 
 
 def measure_train(args: argparse.Namespace) -> dict:
+    from protobank.train.allocator import fix_mmap_threshold
     from protobank.train.distributed import DistContext
     from protobank.train.run import RunOptions, run_training
     from protobank.train.trainer import TrainConfig
 
+    fix_mmap_threshold()  # as protobank train does
     with tempfile.TemporaryDirectory() as out, PeakMemory() as memory:
         opts = RunOptions(
             data="imagefolder", data_path=str(args.folder), dim=10, backbone="cnn", image_size=args.image_size,

@@ -9,7 +9,8 @@ import torch
 
 from protobank.errors import InvalidInputError
 from protobank.train.data import ImageFolder, InMemoryDataset, load_dataset, long_tail, synthetic_mixture
-from protobank.train.images import CROP_RATIO, centre_box, default_backend, random_resized_box
+from protobank.train.augment import CROP_RATIO, centre_box, random_resized_box
+from protobank.train.images import default_backend
 
 needs_torchvision = pytest.mark.skipif(default_backend() != "torchvision", reason="torchvision is not importable here")
 
@@ -62,8 +63,9 @@ def test_folder_is_an_index_not_pixels(folder):
     assert len(lt.train_files) == len(lt.y_train) < len(data.y_train)
 
 
-def test_batches_are_the_same_for_any_workers_and_ranks(folder):
-    data = load_dataset("imagefolder", folder, seed=0, image_size=16, workers=0)
+@pytest.mark.parametrize("augment", ["crop", "resized-crop", "none"])
+def test_batches_are_the_same_for_any_workers_and_ranks(folder, augment):
+    data = load_dataset("imagefolder", folder, seed=0, image_size=16, workers=0, augment=augment, flip=True)
     one = list(data.train_batches(6, seed=3, epoch=1))
     assert len(one) == len(data.y_train) // 6 and one[0][0].shape == (6, 3, 16, 16) and one[0][0].dtype == torch.uint8
     data.workers = 2
@@ -73,10 +75,10 @@ def test_batches_are_the_same_for_any_workers_and_ranks(folder):
         for r in range(2):
             assert torch.equal(shares[r][i][0], x[r::2]) and torch.equal(shares[r][i][1], y[r::2])
     other = next(iter(data.train_batches(6, seed=3, epoch=2)))
-    assert not torch.equal(other[0], one[0][0])  # a new epoch draws new crops
+    assert not torch.equal(other[0], one[0][0])  # a new epoch draws a new order and new views
 
 
-def test_test_view_is_the_centre_crop(tmp_path):
+def test_resized_crop_test_view_is_the_centre_crop(tmp_path):
     from PIL import Image
 
     rng = np.random.default_rng(1)
@@ -87,7 +89,7 @@ def test_test_view_is_the_centre_crop(tmp_path):
         for i in range(5):
             Image.fromarray(pixels).save(tmp_path / cls / f"{i}.png")
     # 0.875 * 48 = 42: at --image-size 42 the test view is the central 42 x 42, pixel for pixel
-    data = load_dataset("imagefolder", tmp_path, seed=0, image_size=42, workers=0, backend="pillow")
+    data = load_dataset("imagefolder", tmp_path, seed=0, image_size=42, workers=0, backend="pillow", augment="resized-crop")
     x, _ = next(iter(data.test_batches(2)))
     expected = torch.from_numpy(pixels[3:45, 11:53]).permute(2, 0, 1)
     assert torch.equal(x[0], expected) and torch.equal(x[1], expected)
@@ -97,10 +99,11 @@ def test_test_view_is_the_centre_crop(tmp_path):
 
 
 @needs_torchvision
-def test_torchvision_and_pillow_paths_agree(folder):
+@pytest.mark.parametrize("augment", ["crop", "resized-crop", "none"])
+def test_torchvision_and_pillow_paths_agree(folder, augment):
     views = {}
     for backend in ("torchvision", "pillow"):
-        data = load_dataset("imagefolder", folder, seed=0, image_size=20, workers=0, backend=backend)
+        data = load_dataset("imagefolder", folder, seed=0, image_size=20, workers=0, backend=backend, augment=augment, flip=True)
         views[backend] = next(iter(data.train_batches(6, seed=0, epoch=0)))[0].float()
     # the same boxes and flips; the two resamplers differ by rounding only
     assert (views["torchvision"] - views["pillow"]).abs().mean() < 2.0
@@ -127,7 +130,7 @@ def test_image_options_are_checked(folder, tmp_path):
         load_dataset("imagefolder", folder, backend="opencv")
     (tmp_path / "empty" / "a").mkdir(parents=True)
     (tmp_path / "empty" / "b").mkdir()
-    with pytest.raises(InvalidInputError, match="one sub-folder of images per class"):
+    with pytest.raises(InvalidInputError, match="holds no images"):
         load_dataset("imagefolder", tmp_path / "empty")
 
 

@@ -46,6 +46,8 @@ def train(
     device: str = typer.Option("auto", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     imbalance: Optional[float] = typer.Option(None, help="Long-tail ratio rho in (0, 1]: class i keeps n_max * rho^(i/(c-1)) samples."),
     image_size: int = typer.Option(32, "--image-size", help="imagefolder: side of the crops the model sees (224 for ImageNet-style training)."),
+    augment: str = typer.Option("auto", "--augment", help="Training augmentation of images: crop (pad 1/8 of the side, random crop: small images), resized-crop (random 8-100 % box: photos), none, or auto (crop up to 64 px, resized-crop above; CIFAR: crop; Fashion-MNIST: none)."),
+    flip: Optional[bool] = typer.Option(None, "--flip/--no-flip", help="Random horizontal flips of training images; default: on where auto augments (image folders, CIFAR). Off for characters."),
     workers: Optional[int] = typer.Option(None, "--workers", min=0, help="imagefolder: DataLoader processes decoding images, per training process (0: none); default: min(4, this process's share of the CPU cores)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for metrics.json, checkpoint.pt and curves.png; default runs/<name>."),
     resume: bool = typer.Option(False, "--resume", help="Continue from --out/checkpoint.pt."),
@@ -55,6 +57,7 @@ def train(
 ) -> None:
     """Train with fixed prototypes and the dynamic label-to-prototype assignment."""
     options = dict(locals())
+    from ..train.allocator import fix_mmap_threshold
     from ..train.distributed import end_children_with_this_process, end_with_launcher, init_distributed, launched_by_torchrun, shutdown
     from ..train.images import default_workers
     from ..train.run import RunFinished, RunOptions, check_run_folder, run_training
@@ -77,12 +80,13 @@ def train(
     )
     opts = RunOptions(
         data=data, data_path=str(data_path) if data_path else None, dim=dim, prototypes=prototypes, head=head,
-        backbone=backbone, imbalance=imbalance, image_size=image_size, workers=default_workers() if workers is None else workers, out=out, resume=resume,
+        backbone=backbone, imbalance=imbalance, image_size=image_size, augment=augment, flip=flip, workers=default_workers() if workers is None else workers, out=out, resume=resume,
         config=config,
     )  # fmt: skip
     if launched_by_torchrun():
         end_with_launcher()  # no rank outlives its launcher
     end_children_with_this_process()  # nor a data worker its rank
+    fix_mmap_threshold()  # peak memory flat in the number of steps
     ctx = init_distributed(device)
     try:
         with _EpochProgress(ctx.is_main and show_progress(json_output, progress), epochs) as bar:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import platform
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,8 @@ class RunOptions:
     imbalance: float | None = None
     image_size: int = 32  # image folders: the side of the crops the model sees
     workers: int = 4  # image folders: DataLoader processes decoding images
+    augment: str = "auto"  # crop | resized-crop | none | auto (the data's default; settings hold the resolved one)
+    flip: bool | None = None  # None: the data's default
     out: Path | None = None
     resume: bool = False
     config: TrainConfig = field(default_factory=TrainConfig)
@@ -105,7 +107,8 @@ def check_run_folder(out: Path | None, resume: bool) -> None:
 
 def prepare_data(opts: RunOptions) -> Dataset:
     """The run's dataset, long-tailed when ``opts.imbalance`` says so."""
-    data = load_dataset(opts.data, opts.data_path, seed=opts.config.seed, image_size=opts.image_size, workers=opts.workers)
+    data = load_dataset(opts.data, opts.data_path, seed=opts.config.seed, image_size=opts.image_size, workers=opts.workers,
+                        augment=opts.augment, flip=opts.flip)  # fmt: skip
     if opts.imbalance is not None:
         data = long_tail(data, opts.imbalance, seed=opts.config.seed)
     return data
@@ -141,6 +144,7 @@ def run_training(
         raise InvalidInputError(f"--dim must be positive, got {opts.dim}")
     check_run_folder(opts.out, opts.resume)
     data = prepare_data(opts)
+    opts = replace(opts, augment=data.augmentation.recipe, flip=data.augmentation.flip)  # recorded resolved
     prototypes = None
     if opts.head == "prototypes":
         prototypes = resolve_prototypes(opts.prototypes, opts.dim, data.num_classes)
@@ -167,6 +171,8 @@ def run_training(
         "head": opts.head,
         "backbone": opts.backbone or default_backbone(data),
         "imbalance": opts.imbalance,
+        "augment": opts.augment,
+        "flip": opts.flip,
         "prototypes_sha256": None if prototypes is None else prototypes.content_sha256,
         "prototypes_method": None if prototypes is None else prototypes.method,
         "config": asdict(trainer.config),
