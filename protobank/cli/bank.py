@@ -46,7 +46,7 @@ def verify(
 ) -> None:
     """Check every file's hashes, schema, metrics and index entry; exit 1 on any problem."""
     from ..bank import verify_bank
-    from ..lookup import packaged_bank
+    from ..folders import packaged_bank
     from ..errors import PrototypesNotFoundError
 
     folder = folder or packaged_bank()
