@@ -204,8 +204,8 @@ def long_run_refusal(d: int, c: int, method: str) -> str | None:
     warning = forecast(d, c, method=method)
     if warning is None:
         return None
-    return (f"not generating: {warning}; pass allow_long=True (CLI: --allow-long) to wait for it, "
-            f"or run `protobank generate --d {d} --c {c}` once")
+    return (f"not generating: {warning}; run `protobank generate --d {d} --c {c}` once to make it, "
+            "or pass allow_long=True (inspect --allow-long) to wait for it here")
 
 
 def generate_into_cache(d: int, c: int, *, method: str | None = None, allow_long: bool = False) -> Prototypes:
@@ -220,15 +220,15 @@ def generate_into_cache(d: int, c: int, *, method: str | None = None, allow_long
     from .generation import generate
     from .optimize import DEFAULT_METHOD
 
-    method = method or DEFAULT_METHOD
-    refusal = None if allow_long else long_run_refusal(d, c, method)
-    with cell_lock(d, c, method) as root:
-        entry = select([root], d, c, method=method)
+    wanted = method or DEFAULT_METHOD
+    refusal = None if allow_long else long_run_refusal(d, c, wanted)
+    with cell_lock(d, c, wanted) as root:
+        entry = select([root], d, c, method=method)  # the caller's rule: a method named or not
         if entry is not None:
             return open_entry(entry)
         if refusal is not None:
             raise ResourceLimitError(refusal)
-        return open_entry(publish(generate(d, c, method=method, seed=DEFAULT_SEED), default=True))
+        return open_entry(publish(generate(d, c, method=wanted, seed=DEFAULT_SEED), default=True))
 
 
 def _not_found_message(d: int, c: int, method: str | None, sha256: str | None, searched: list[Path]) -> str:

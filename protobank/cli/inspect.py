@@ -10,7 +10,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from . import app
+from ._app import app
 from ._common import construction_line, err_console, examples, fmt, out_console, print_json
 
 
