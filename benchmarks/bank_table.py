@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from protobank.index import read_index
-from protobank.lookup import packaged_bank
+from protobank.folders import packaged_bank
 
 
 def main() -> None:

@@ -60,7 +60,8 @@ def default_cell(d: int, c: int, device: str, budget: float) -> dict:
 
 def bank_cell(d: int, c: int) -> dict | None:
     """The default's and the optimizer's max cosine for (d, c) from the packaged bank's entry."""
-    from protobank.lookup import open_entry, packaged_bank, select
+    from protobank.folders import packaged_bank
+    from protobank.lookup import open_entry, select
 
     if packaged_bank() is None:
         return None

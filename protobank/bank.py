@@ -1,32 +1,27 @@
 """Maintaining a bank folder: build a grid of artifacts with its index, verify every entry.
 
-Finding and loading artifacts lives in :mod:`protobank.lookup`, the user cache in
-:mod:`protobank.cache`, the index format in :mod:`protobank.index`; their public names are
-re-exported here so that ``protobank.bank.load`` and friends keep working.
+Finding and loading artifacts lives in :mod:`protobank.lookup`, reading folders in
+:mod:`protobank.folders`, the user cache in :mod:`protobank.cache`, the index format in
+:mod:`protobank.index` and the default-artifact rule in :mod:`protobank.defaults`.
+
+A bank keeps what it once shipped: when ``build --upgrade`` replaces a cell's artifact, the
+old one stays as a non-default entry (its file kept), so a pin to it still loads.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .cache import cache_dir, generate_into_cache
-from .errors import ArtifactExistsError, InvalidArtifactError, OutputPathError, PrototypesNotFoundError
-from .index import INDEX_METRICS, INDEX_NAME, BankEntry, artifact_name, entry_for, file_sha256, has_index, read_index, write_index
+from .defaults import mark_problems
+from .errors import InvalidArtifactError, OutputPathError, PrototypesNotFoundError
+from .folders import is_stale, place
+from .index import INDEX_METRICS, INDEX_NAME, BankEntry, artifact_name, entry_for, has_index, read_index, write_index
+from .lookup import open_entry
 from .prototypes import Prototypes
-from .lookup import folder_entries, list_available, load, locations, open_entry, packaged_bank, scan_folder
-
-__all__ = [
-    "DEFAULT_GRID", "INDEX_METRICS", "INDEX_NAME", "BankEntry", "FileCheck", "artifact_name", "build_bank",
-    "cache_dir", "entry_for", "file_sha256", "folder_entries", "generate_into_cache", "list_available", "load",
-    "locations", "open_entry", "packaged_bank", "read_index", "recipe_entry", "scan_folder", "verify_bank",
-    "verify_entries",
-    "write_index",
-]  # fmt: skip
 
 DEFAULT_GRID: tuple[tuple[int, int], ...] = tuple(
     (d, c)
@@ -49,13 +44,12 @@ def build_bank(
     """Generate every missing (d, c) of ``grid`` into ``root`` and keep its index current.
 
     Resumable: entries already in the index are kept, and the index is rewritten after each
-    new artifact, so an interrupted build continues where it stopped. The first artifact of
-    each (d, c, method) is marked default. A result that is an exact construction becomes a
+    new artifact, so an interrupted build continues where it stopped. The artifact built for a
+    (d, c, method) is marked default. A result that is an exact construction becomes a
     *recipe entry* (its plan, shape and content hash; :func:`protobank.lookup.load` rebuilds
-    it), costing no bytes. ``upgrade`` also regenerates the cells whose stored max cosine a
-    catalogue plan beats, replacing their entries.
+    it), costing no bytes. ``upgrade`` also regenerates the cells whose default entry a
+    catalogue plan beats; the entry it replaces stays, unmarked, with its file.
     """
-    from .artifact import write
     from .generation import generate
     from .optimize import DEFAULT_METHOD
 
@@ -68,10 +62,11 @@ def build_bank(
     entries = read_index(root) if has_index(root) else []
     for d, c in grid:
         have = [e for e in entries if (e.d, e.c, e.method) == (d, c, method)]
-        outdone = upgrade and method == DEFAULT_METHOD and _code_wins(have, d, c)  # plans are the default's
-        if have and (have[0].file is None or have[0].file.is_file()) and not outdone:
+        current = next((e for e in have if e.default), have[0] if have else None)
+        outdone = upgrade and current is not None and method == DEFAULT_METHOD and _code_wins(current, d, c)  # plans are the default's
+        if current is not None and (current.file is None or current.file.is_file()) and not outdone:
             if on_entry:
-                on_entry(have[0], skipped=True)
+                on_entry(current, skipped=True)
             continue
         p = generate(d, c, method=method, seed=seed, device=device)
         if "plan" in p.method_params:
@@ -79,33 +74,24 @@ def build_bank(
         else:
             p = p.astype(dtype) if p.dtype != dtype else p
             target = root / artifact_name(p)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                write(p, target)
-            except ArtifactExistsError:
-                pass  # the same content, published by an interrupted earlier run
+            place(p, target)  # the same content may be there from an interrupted earlier run
             entry = entry_for(p, root, target, default=False)
-        if upgrade and have:
-            for old in have:  # the new entry replaces what the catalogue beat
-                if old.file is not None and old.file.is_file() and old.content_sha256 != entry.content_sha256:
-                    old.file.unlink()
-            entries = [e for e in entries if (e.d, e.c, e.method) != (d, c, method)]
-        is_default = not any(e.default for e in entries if (e.d, e.c, e.method) == (d, c, method))
-        entry = replace(entry, default=is_default)
-        entries = [e for e in entries if (e.path, e.content_sha256) != (entry.path, entry.content_sha256)] + [entry]
+        # what the cell held stays, unmarked, so that pins to it keep loading; the new entry answers
+        entries = [replace(e, default=False) if e in have else e for e in entries if not (e in have and is_stale(e))]
+        entries = [e for e in entries if (e.path, e.content_sha256) != (entry.path, entry.content_sha256)]
+        entries.append(replace(entry, default=True))
         write_index(root, entries)
         if on_entry:
-            on_entry(entry, skipped=False)
+            on_entry(entries[-1], skipped=False)
     return entries
 
 
-def _code_wins(have: list[BankEntry], d: int, c: int) -> bool:
-    """True when the catalogue's best plan for (d, c) beats the stored max cosine."""
+def _code_wins(current: BankEntry, d: int, c: int) -> bool:
+    """True when the catalogue's best plan for (d, c) beats the cell's default entry."""
     from .codes.plan import best_plan
 
     plan = best_plan(d, c)
-    stored = min(e.metrics.get("max_cosine", float("inf")) for e in have)
-    return plan is not None and plan.max_cosine < stored - 1e-9
+    return plan is not None and plan.max_cosine < current.metrics.get("max_cosine", float("inf")) - 1e-9
 
 
 def recipe_entry(p: Prototypes, root: Path) -> BankEntry:
@@ -131,15 +117,18 @@ def verify_bank(root: str | os.PathLike, *, metrics_rtol: float = 1e-6, sample: 
         entries = read_index(root)
     except InvalidArtifactError as exc:
         return [FileCheck(str(root / INDEX_NAME), False, (str(exc),))]
-    return verify_entries(root, entries, metrics_rtol=metrics_rtol, sample=sample)
+    return verify_entries(root, entries, metrics_rtol=metrics_rtol, sample=sample, every_cell=True)
 
 
-def verify_entries(root: Path, entries: list[BankEntry], *, metrics_rtol: float = 1e-6, sample: int | None = None) -> list[FileCheck]:
+def verify_entries(
+    root: Path, entries: list[BankEntry], *, metrics_rtol: float = 1e-6, sample: int | None = None, every_cell: bool = False
+) -> list[FileCheck]:
     """Check every entry (hashes, schema, metrics recomputed), files the entries do not
-    know, and the default marks: at most one per (d, c, method), and one wherever a
-    (d, c, method) has several artifacts (else ``load`` would have to guess). ``sample``
+    know, and the default marks: at most one per (d, c, method). ``sample``
     recomputes only that many entries' metrics (spread over the index); hashes are always
-    checked for all."""
+    checked for all. ``every_cell`` (a bank) also requires one default entry wherever a
+    (d, c, method) has any: each cell of a bank answers ``load``; in the cache, runs with
+    other settings may hold a cell alone (see :mod:`protobank.defaults`)."""
     from .measure import remeasure
 
     checks: list[FileCheck] = []
@@ -170,13 +159,5 @@ def verify_entries(root: Path, entries: list[BankEntry], *, metrics_rtol: float 
         rel = path.relative_to(root).as_posix()
         if rel not in known:
             checks.append(FileCheck(rel, False, ("not in the index",)))
-    defaults = Counter((e.d, e.c, e.method) for e in entries if e.default)
-    hashes: dict[tuple[int, int, str], set[str]] = {}
-    for e in entries:
-        hashes.setdefault((e.d, e.c, e.method), set()).add(e.content_sha256)
-    for (d, c, method), found in sorted(hashes.items()):
-        n = defaults[(d, c, method)]
-        if n > 1 or (n == 0 and len(found) > 1):
-            checks.append(FileCheck(f"(d={d}, c={c}, method={method})", False,
-                                    (f"{n} default entries for {len(found)} artifacts; exactly one expected",)))
+    checks += [FileCheck(cell, False, (problem,)) for cell, problem in mark_problems(entries, every_cell=every_cell)]
     return checks

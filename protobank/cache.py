@@ -1,42 +1,31 @@
 """The user cache of generated artifacts: one folder, one index, one way in (:func:`publish`).
 
 Everything that writes into the cache goes through :func:`publish`: ``load(..., generate=True)``
-and ``protobank generate``. A file lock per (d, c, method) saves duplicate generation and a lock
-on the index serialises its updates; correctness of the files themselves rests on the atomic,
-no-clobber publish of :func:`protobank.artifact.write`, so where locks fail (some network file
-systems) the files stay whole.
+and ``protobank generate``. A file lock per (d, c, method) (:func:`cell_lock`) keeps two
+processes from generating the same cell, and a lock on the index serialises its updates.
+Neither is needed for correctness: the files are published atomically and never clobbered
+(:func:`protobank.artifact.write`), and an artifact file whose index entry is missing (a
+publisher killed before indexing, or an update lost where file locks silently fail) is read
+from the file by :func:`protobank.folders.folder_entries` and written back into the index by
+the next publish, so the cache never loses an artifact to a race.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import schema
-from .errors import ArtifactExistsError, OutputPathError
+from .errors import OutputPathError
+from .folders import cache_dir, folder_entries, is_stale, place
 from .index import BankEntry, artifact_name, entry_for, has_index, write_index
 from .prototypes import Prototypes
 
-# The settings of the artifact that ``load(d, c, generate=True)`` makes, marked ``default``.
-DEFAULT_SEED = 0
-DEFAULT_DTYPE = "float64"
 # A temporary file this old was left by a killed writer, not one still writing.
 STALE_TMP_SECONDS = 3600
 _LOCKS = ".locks"
-
-
-def cache_dir() -> Path:
-    """The user cache of generated artifacts (``PROTOBANK_CACHE_DIR`` moves it)."""
-    env = os.environ.get("PROTOBANK_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("protobank")) / f"schema{schema.SCHEMA_MAJOR}"
 
 
 def _usable(root: Path) -> None:
@@ -50,13 +39,15 @@ def _usable(root: Path) -> None:
 
 @contextlib.contextmanager
 def _locked(root: Path, name: str) -> Iterator[None]:
-    """Hold ``root/.locks/NAME.lock``, or go on without it where locking fails."""
+    """Hold ``root/.locks/NAME.lock`` for as long as it takes, or go on without it where the
+    file system refuses locks. The lock dies with its holder, so a waiter waits exactly while
+    the holder lives (an hours-long generation included) and never starts the same work."""
     import filelock
 
     lock = filelock.FileLock(str(root / _LOCKS / f"{name}.lock"))
     try:
-        lock.acquire(timeout=3600)
-    except (OSError, filelock.Timeout):
+        lock.acquire()
+    except OSError:
         lock = None
     try:
         yield
@@ -65,16 +56,19 @@ def _locked(root: Path, name: str) -> Iterator[None]:
             lock.release()
 
 
+@contextlib.contextmanager
+def cell_lock(d: int, c: int, method: str) -> Iterator[Path]:
+    """Hold the cache's lock of one (d, c, method) cell; yields the cache folder."""
+    root = cache_dir()
+    _usable(root)
+    with _locked(root, f"d{d}-c{c}-{method}"):
+        yield root
+
+
 def cache_entries() -> list[BankEntry]:
-    """What the cache holds: its index, or (a cache written before the index) its files."""
-    from .lookup import folder_entries
-
+    """What the cache holds: its index with any artifact file it lacks, or (a cache written
+    before the index) its files."""
     return folder_entries(cache_dir())
-
-
-def is_default_run(*, seed: int, iters: int | None, params: dict, dtype: str) -> bool:
-    """Whether a run used the settings of ``load(..., generate=True)``: its artifact is marked default."""
-    return seed == DEFAULT_SEED and iters is None and not params and dtype == DEFAULT_DTYPE
 
 
 def publish(p: Prototypes, *, default: bool = False) -> BankEntry:
@@ -82,30 +76,22 @@ def publish(p: Prototypes, *, default: bool = False) -> BankEntry:
 
     ``default`` marks it as the cache's choice for its (d, c, method), unless another artifact
     already holds that mark. Publishing content the cache already holds is not an error.
+    Entries whose file is gone are dropped from the index on the way.
     """
-    from .artifact import read, write
-    from .lookup import folder_entries
+    from .artifact import read
 
     root = cache_dir()
     _usable(root)
     target = root / artifact_name(p)
     try:
-        target.parent.mkdir(exist_ok=True)
-        write(p, target)
-    except ArtifactExistsError:
-        held = read(target)
-        if held.content_sha256 != p.content_sha256:
-            raise ArtifactExistsError(
-                f"{target} holds content {held.content_sha256[:16]}..., not {p.content_sha256[:16]}... "
-                "(same 8-digit name); move it away or pass --out"
-            ) from None
+        place(p, target)
     except OutputPathError as exc:
         raise OutputPathError(f"{exc}; set PROTOBANK_CACHE_DIR to a writable folder") from exc
     except OSError as exc:
         raise OutputPathError(f"cannot write into the cache folder {root} ({exc}); set PROTOBANK_CACHE_DIR to a writable folder") from exc
     stored = read(target)  # the file is the truth: another writer may have published it first
     with _locked(root, "index"):
-        current = folder_entries(root)
+        current = [e for e in folder_entries(root) if not is_stale(e)]
         path = target.relative_to(root).as_posix()
         others = [e for e in current if e.path != path]
         previous = next((e for e in current if e.path == path), None)
@@ -114,23 +100,6 @@ def publish(p: Prototypes, *, default: bool = False) -> BankEntry:
         entry = entry_for(stored, root, target, default=mark)
         write_index(root, [*others, entry])
     return entry
-
-
-def generate_into_cache(d: int, c: int, *, method: str | None = None) -> Prototypes:
-    """Generate (d, c) with the default settings into the cache once, even when several
-    processes ask at the same time, and return it."""
-    from .generation import generate
-    from .lookup import open_entry, select
-    from .optimize import DEFAULT_METHOD
-
-    method = method or DEFAULT_METHOD
-    root = cache_dir()
-    _usable(root)
-    with _locked(root, f"d{d}-c{c}-{method}"):
-        entry = select([root], d, c, method=method)
-        if entry is None:
-            entry = publish(generate(d, c, method=method, seed=DEFAULT_SEED), default=True)
-        return open_entry(entry)
 
 
 @dataclass(frozen=True)
@@ -143,21 +112,20 @@ class CleanReport:
 
 def clean_cache(*, everything: bool = False, dry_run: bool = False) -> CleanReport:
     """Remove what no lookup can use: temporary files of killed writers (older than an hour),
-    artifacts the index does not know, and index entries whose file is gone. ``everything``
-    empties the cache instead."""
+    ``.h5`` files that are not readable artifacts under an artifact's name, and index entries
+    whose file is gone. An artifact is never removed for want of an index entry (a publish may
+    be between writing it and indexing it). ``everything`` empties the cache instead."""
     root = cache_dir()
     if not root.is_dir():
         return CleanReport((), ())
     _usable(root)
     with _locked(root, "index"):
-        from .lookup import folder_entries
-
-        entries = folder_entries(root)
+        entries = folder_entries(root)  # the cache's: readable artifacts the index lacks included
         known = {e.file for e in entries if e.file is not None}
+        files = [p for p in sorted(root.glob("d*/*.h5")) if everything or p not in known]
+        gone = tuple(e for e in entries if everything or is_stale(e))
         old = time.time() - STALE_TMP_SECONDS
-        files = [p for p in root.glob("d*/*.h5") if everything or p not in known]
         files += [p for p in root.glob("d*/.*.tmp") if everything or p.stat().st_mtime < old]
-        gone = tuple(e for e in entries if everything or (e.file is not None and not e.file.is_file()))
         if not dry_run:
             for path in files:
                 with contextlib.suppress(FileNotFoundError):

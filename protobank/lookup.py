@@ -1,17 +1,17 @@
-"""Finding an artifact: the searched folders, the selection rules and :func:`load`.
+"""Finding an artifact: the selection rules, :func:`load` and generating into the cache.
 
-Folders are searched in order: the ``bank=`` argument, ``PROTOBANK_BANK_PATH``
-(``os.pathsep``-separated), the bank shipped inside the installed package, then the cache
-(:mod:`protobank.cache`). A folder is read through its ``index.json``; a folder without one is
-scanned, reading each artifact. The selection rules (:func:`select`) live here and nowhere else:
+Folders are searched in the order of :func:`protobank.folders.locations`: the ``bank=``
+argument, ``PROTOBANK_BANK_PATH``, the installed bank, then the cache. Which artifact answers
+a lookup is decided by :func:`select`:
 
-* without ``method`` or ``sha256``: an artifact of the default method, never another method's;
-* ``method=``: an artifact of exactly that method;
 * ``sha256=`` (8 to 64 hex digits): exactly the artifact whose content hash starts with it,
-  searched in every folder; a pin matching two different artifacts is refused, naming both.
+  marked default or not, searched in every folder; a pin matching two different artifacts is
+  refused, naming both.
+* otherwise the rule of :mod:`protobank.defaults`: the artifact marked default for (d, c) and
+  the default method (or ``method``), never another method's, never an experiment run.
 
-Among several entries of the same (d, c, method) in one folder, the one marked ``default`` is
-taken; several unmarked ones are refused as ambiguous rather than guessed.
+An index entry whose file is gone answers nothing; ``load`` names it, or regenerates the cell
+with ``generate=True``.
 """
 
 from __future__ import annotations
@@ -22,8 +22,13 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import AmbiguousArtifactError, ChecksumMismatchError, InvalidArtifactError, InvalidInputError, PrototypesNotFoundError
-from .index import BankEntry, entry_for, file_sha256, has_index, read_index
+from .defaults import DEFAULT_SEED, choose, describe
+from .errors import (
+    AmbiguousArtifactError, ChecksumMismatchError, InvalidArtifactError, InvalidInputError, PrototypesNotFoundError,
+    ResourceLimitError,
+)
+from .folders import folder_entries, is_stale, locations
+from .index import BankEntry, file_sha256
 from .prototypes import Prototypes
 
 PIN_MIN_DIGITS, PIN_MAX_DIGITS = 8, 64
@@ -42,53 +47,6 @@ def looks_like_pin(text: str) -> bool:
     return re.fullmatch(r"[0-9a-fA-F]{4,}", text) is not None
 
 
-def packaged_bank() -> Path | None:
-    """The bank inside the installed package, or the repository's ``bank/`` in a source checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "bank", here.parent / "bank"):
-        if has_index(candidate):
-            return candidate
-    return None
-
-
-def locations(bank: str | os.PathLike | None = None) -> list[Path]:
-    """Folders searched by :func:`load`, in order."""
-    from .cache import cache_dir
-
-    out: list[Path] = []
-    if bank is not None:
-        out.append(Path(bank))
-    env = os.environ.get("PROTOBANK_BANK_PATH")
-    if env:
-        out.extend(Path(p) for p in env.split(os.pathsep) if p)
-    packaged = packaged_bank()
-    if packaged is not None:
-        out.append(packaged)
-    out.append(cache_dir())
-    return out
-
-
-def scan_folder(root: Path) -> list[BankEntry]:
-    """Entries of a folder without an index, read from its artifacts (unreadable files skipped)."""
-    from .artifact import read
-
-    out = []
-    if not root.is_dir():
-        return out
-    for path in sorted(root.glob("d*/d*-c*-*.h5")):
-        try:
-            p = read(path, verify=False)
-        except (InvalidArtifactError, PrototypesNotFoundError, OSError):
-            continue
-        out.append(entry_for(p, root, path, default=False))
-    return out
-
-
-def folder_entries(root: Path) -> list[BankEntry]:
-    """Entries of one searched folder: its index, or a scan when it has none."""
-    return read_index(root) if has_index(root) else scan_folder(root)
-
-
 def list_available(
     *, d: int | None = None, c: int | None = None, method: str | None = None, bank: str | os.PathLike | None = None
 ) -> list[BankEntry]:
@@ -101,15 +59,12 @@ def list_available(
     ]
 
 
-def _describe(e: BankEntry) -> str:
-    return f"{e.content_sha256[:16]} ({e.method}, {e.dtype or '?'}, seed {e.seed if e.seed is not None else '?'}) at {e.where}"
-
-
 def select(roots: list[Path], d: int, c: int, *, method: str | None = None, sha256: str | None = None) -> BankEntry | None:
     """The entry :func:`load` returns for these arguments, or None when nothing matches.
 
-    Raises :class:`AmbiguousArtifactError` for a pin matching two different artifacts, or
-    several unmarked entries of the wanted method in the first folder holding any.
+    Entries whose file is gone are passed over. Raises :class:`AmbiguousArtifactError` for a
+    pin matching two different artifacts, or (see :func:`protobank.defaults.choose`) several
+    unmarked artifacts of a named method in the first folder holding any.
     """
     from .optimize import DEFAULT_METHOD
 
@@ -121,25 +76,18 @@ def select(roots: list[Path], d: int, c: int, *, method: str | None = None, sha2
             for root in roots
             for e in folder_entries(root)
             if (e.d, e.c) == (d, c) and e.content_sha256.startswith(pin) and (method is None or e.method == method)
+            and not is_stale(e)
         ]
         distinct = {e.content_sha256: e for e in reversed(hits)}  # first location's copy of each
         if len(distinct) > 1:
-            names = "; ".join(_describe(e) for e in distinct.values())
+            names = "; ".join(describe(e) for e in distinct.values())
             raise AmbiguousArtifactError(f"sha256 pin {sha256!r} matches {len(distinct)} different artifacts: {names}; give more hex digits")
         return hits[0] if hits else None
     for root in roots:
-        found = [e for e in folder_entries(root) if (e.d, e.c, e.method) == (d, c, wanted)]
-        marked = [e for e in found if e.default]
-        if marked:
-            return marked[0]
-        if len({e.content_sha256 for e in found}) > 1:
-            names = "; ".join(_describe(e) for e in found)
-            raise AmbiguousArtifactError(
-                f"{root} holds {len(found)} {wanted} artifacts for d={d}, c={c} and none is marked default: {names}; "
-                "pin one with sha256="
-            )
-        if found:
-            return found[0]
+        found = [e for e in folder_entries(root) if (e.d, e.c, e.method) == (d, c, wanted) and not is_stale(e)]
+        chosen = choose(found, method_named=method is not None, root=root)
+        if chosen is not None:
+            return chosen
     return None
 
 
@@ -148,6 +96,9 @@ def _open_file(entry: BankEntry, verify: bool) -> Prototypes:
 
     path = entry.file
     assert path is not None
+    if not path.is_file():
+        raise PrototypesNotFoundError(f"{path}: listed in the index of {entry.root} but the file is gone; "
+                                      "`protobank cache clean` drops such entries")
     if verify and entry.file_sha256 and file_sha256(path) != entry.file_sha256:
         raise ChecksumMismatchError(f"{path}: file hash differs from the bank index: the file was altered or replaced")
     return read(path, verify=verify)
@@ -194,6 +145,7 @@ def load(
     sha256: str | None = None,
     bank: str | os.PathLike | None = None,
     generate: bool = False,
+    allow_long: bool = False,
     verify: bool = True,
 ) -> Prototypes:
     """Load verified prototypes for (d, c) from the bank or cache.
@@ -203,8 +155,9 @@ def load(
     d, c : int
         Dimension and number of classes.
     method : str, optional
-        Only artifacts of this method. Without it (and without ``sha256``), only artifacts of
-        the default method (``protobank.optimize.DEFAULT_METHOD``), never another method's.
+        Only artifacts of this method. Without it (and without ``sha256``), only the default
+        artifact of the default method (``protobank.optimize.DEFAULT_METHOD``): never another
+        method's, never a run with other settings (see :mod:`protobank.defaults`).
     sha256 : str, optional
         Pin an exact artifact by 8 to 64 hex digits of its content hash, wherever it is.
     bank : path, optional
@@ -212,16 +165,22 @@ def load(
     generate : bool
         When nothing matches (and no pin is given), generate with the default method (or
         ``method``) and default settings, publish into the cache and return it.
+    allow_long : bool
+        With ``generate``: start a run that ``protobank generate`` would announce as long
+        (:func:`protobank.generation.forecast`); without it such a run is refused.
     verify : bool
         Check hashes (on by default).
 
     Raises
     ------
     PrototypesNotFoundError
-        Nothing matches and ``generate`` is false; the message names where it looked, the
-        nearest available (d, c), and the command that generates them.
+        Nothing matches and ``generate`` is false; the message names where it looked and
+        what is held for (d, c) or nearby, and how to generate them.
     AmbiguousArtifactError
-        A pin matches two different artifacts, or a folder holds several unmarked candidates.
+        A pin matches two different artifacts, or a folder holds several unmarked artifacts
+        of the named method.
+    ResourceLimitError
+        ``generate`` would start a long run and ``allow_long`` is false.
     """
     from .generation import check_dimensions
 
@@ -233,24 +192,71 @@ def load(
     if entry is not None:
         return open_entry(entry, verify=verify)
     if generate and sha256 is None:
-        from .cache import generate_into_cache
-
-        return generate_into_cache(d, c, method=method)
+        return generate_into_cache(d, c, method=method, allow_long=allow_long)
     raise PrototypesNotFoundError(_not_found_message(d, c, method, sha256, searched))
+
+
+def long_run_refusal(d: int, c: int, method: str) -> str | None:
+    """The one-line refusal of a generation :func:`protobank.generation.forecast` predicts to
+    run long (the forecast ``protobank generate`` prints), or None when it is short."""
+    from .generation import forecast
+
+    warning = forecast(d, c, method=method)
+    if warning is None:
+        return None
+    return (f"not generating: {warning}; run `protobank generate --d {d} --c {c}` once to make it, "
+            "or pass allow_long=True (inspect --allow-long) to wait for it here")
+
+
+def generate_into_cache(d: int, c: int, *, method: str | None = None, allow_long: bool = False) -> Prototypes:
+    """Generate (d, c) with the default settings into the cache once, even when several
+    processes ask at the same time, and return it.
+
+    The first process takes the cell's lock and generates; the others wait on the lock as
+    long as its holder lives and then find its artifact. A run predicted to be long is refused
+    (before any lock) unless ``allow_long``.
+    """
+    from .cache import cell_lock, publish
+    from .generation import generate
+    from .optimize import DEFAULT_METHOD
+
+    wanted = method or DEFAULT_METHOD
+    refusal = None if allow_long else long_run_refusal(d, c, wanted)
+    with cell_lock(d, c, wanted) as root:
+        entry = select([root], d, c, method=method)  # the caller's rule: a method named or not
+        if entry is not None:
+            return open_entry(entry)
+        if refusal is not None:
+            raise ResourceLimitError(refusal)
+        return open_entry(publish(generate(d, c, method=wanted, seed=DEFAULT_SEED), default=True))
 
 
 def _not_found_message(d: int, c: int, method: str | None, sha256: str | None, searched: list[Path]) -> str:
     from .optimize import DEFAULT_METHOD
 
-    what = f"d={d}, c={c}, method={method or DEFAULT_METHOD!r}" + (f", sha256={sha256!r}" if sha256 else "")
+    where = ", ".join(str(p) for p in searched)
     held = [e for root in searched for e in folder_entries(root)]
-    others = sorted({e.method for e in held if (e.d, e.c) == (d, c)} - {method or DEFAULT_METHOD})
+    here = [e for e in held if (e.d, e.c) == (d, c)]
+    stale = [e for e in here if is_stale(e)]
+    gone = f" The index lists {', '.join(str(e.file) for e in stale)}, whose file is gone (`protobank cache clean` drops it)." if stale else ""
+    if sha256 is not None:
+        live = [e for e in here if not is_stale(e)]
+        listed = "; ".join(describe(e) for e in live) if live else "nothing"
+        return (f"no artifact with sha256 {sha256!r} for d={d}, c={c}" + (f", method={method!r}" if method else "")
+                + f" in {len(searched)} locations: {where}. Held for d={d}, c={c}: {listed}.{gone}")
+    wanted = method or DEFAULT_METHOD
+    what = f"d={d}, c={c}, method={wanted!r}"
+    others = sorted({e.method for e in here if not is_stale(e)} - {wanted})
+    runs = [e for e in here if e.method == wanted and not is_stale(e)]
     near = sorted(
         {(e.d, e.c) for e in held if (e.d, e.c) != (d, c)},
         key=lambda k: abs(math.log(k[0] / d)) + abs(math.log(k[1] / c)),
     )[:2]
-    hint = f" Other methods held for d={d}, c={c}: {', '.join(others)} (choose with --method / method=)." if others else ""
+    hint = gone
+    if runs:
+        shown = "; ".join(describe(e) for e in runs[:3]) + (f"; and {len(runs) - 3} more" if len(runs) > 3 else "")
+        hint += f" Runs with other settings, which answer only to a pin (sha256=): {shown}."
+    hint += f" Other methods held for d={d}, c={c}: {', '.join(others)} (choose with --method / method=)." if others else ""
     hint += f" Closest available: {', '.join(f'(d={a}, c={b})' for a, b in near)}." if near else ""
     cmd = f"protobank generate --d {d} --c {c}" + (f" --method {method}" if method else "")
-    where = ", ".join(str(p) for p in searched)
     return f"no prototypes for {what} in {len(searched)} locations: {where}.{hint} Generate them with `{cmd}` (or load(..., generate=True))."

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import protobank
-from protobank import bank
+from protobank import bank, folders, index
 from protobank.errors import ChecksumMismatchError, PrototypesNotFoundError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,13 +28,13 @@ def small_bank(tmp_path):
 
 
 def test_build_writes_deterministic_index(small_bank):
-    entries = bank.read_index(small_bank)
+    entries = index.read_index(small_bank)
     assert [(e.d, e.c) for e in entries] == [(3, 4), (3, 8), (5, 12)]
     assert all(e.default for e in entries)
     doc = json.loads((small_bank / "index.json").read_text())
     assert list(doc) == sorted(doc)
     text = (small_bank / "index.json").read_text()
-    bank.write_index(small_bank, reversed(entries))
+    index.write_index(small_bank, reversed(entries))
     assert (small_bank / "index.json").read_text() == text
     for e in entries:
         assert e.path == f"d{e.d:04d}/d{e.d:04d}-c{e.c:05d}-minimax-{e.content_sha256[:8]}.h5"
@@ -52,7 +52,7 @@ def test_load_from_bank_argument_and_env(small_bank, monkeypatch):
     p = protobank.load(3, 8, bank=small_bank)
     assert p.c == 8 and p.source.parent.parent == small_bank
     monkeypatch.setenv("PROTOBANK_BANK_PATH", str(small_bank))
-    assert protobank.load(5, 12).content_sha256 == bank.read_index(small_bank)[2].content_sha256
+    assert protobank.load(5, 12).content_sha256 == index.read_index(small_bank)[2].content_sha256
     sha = p.content_sha256
     assert protobank.load(3, 8, sha256=sha[:10]).content_sha256 == sha
     with pytest.raises(PrototypesNotFoundError):
@@ -67,7 +67,7 @@ def test_not_found_names_locations_nearest_and_command(small_bank):
 
 
 def test_tampered_file_refused_by_load_and_verify(small_bank, run_cli):
-    entry = bank.read_index(small_bank)[1]
+    entry = index.read_index(small_bank)[1]
     with h5py.File(entry.file, "r+") as f:
         v = f["prototypes"][()]
         v[0, 0] = np.nextafter(v[0, 0], np.float32(2))  # one float changed, still a unit row
@@ -80,18 +80,18 @@ def test_tampered_file_refused_by_load_and_verify(small_bank, run_cli):
 
 def test_verify_reports_extra_missing_and_defaults(small_bank, run_cli):
     assert run_cli("bank", "verify", str(small_bank))[0] == 0
-    entries = bank.read_index(small_bank)
+    entries = index.read_index(small_bank)
     shutil.copy(entries[0].file, small_bank / "d0003" / "stray.h5")
     entries[2].file.unlink()
     other = protobank.generate(3, 8, seed=1, device="cpu").astype("float32")
     assert other.content_sha256 != entries[1].content_sha256
-    second = bank.entry_for(other, small_bank, protobank.save(other, small_bank / bank.artifact_name(other)), default=True)
-    bank.write_index(small_bank, [*entries, second])
+    second = index.entry_for(other, small_bank, protobank.save(other, small_bank / index.artifact_name(other)), default=True)
+    index.write_index(small_bank, [*entries, second])
     problems = {c.path: c.problems for c in bank.verify_bank(small_bank) if not c.ok}
     assert problems["d0003/stray.h5"] == ("not in the index",)
     assert problems[entries[2].path] == ("missing file",)
     assert "2 default entries for 2 artifacts" in problems["(d=3, c=8, method=minimax)"][0]
-    bank.write_index(small_bank, [entries[0], dataclasses.replace(entries[1], default=False), entries[2], dataclasses.replace(second, default=False)])
+    index.write_index(small_bank, [entries[0], dataclasses.replace(entries[1], default=False), entries[2], dataclasses.replace(second, default=False)])
     problems = {c.path: c.problems for c in bank.verify_bank(small_bank) if not c.ok}
     assert "0 default entries for 2 artifacts" in problems["(d=3, c=8, method=minimax)"][0]
 
@@ -122,8 +122,8 @@ def test_two_processes_generate_once(tmp_path):
 def test_packaged_bank_is_valid():
     """Every shipped entry: hashes and schema always; metrics recomputed for a sample
     (PROTOBANK_FULL_BANK_CHECK=1 checks them all)."""
-    root = bank.packaged_bank()
-    if root is None or not bank.read_index(root):
+    root = folders.packaged_bank()
+    if root is None or not index.read_index(root):
         pytest.skip("no bank shipped in this checkout")
     sample = None if os.environ.get("PROTOBANK_FULL_BANK_CHECK") == "1" else 8
     bad = [c for c in bank.verify_bank(root, sample=sample) if not c.ok]
@@ -134,8 +134,8 @@ def test_packaged_bank_is_valid():
 def test_wheel_ships_the_bank(tmp_path):
     """Build the wheel, install it into a fresh venv over this interpreter's packages, and load
     a bank entry from the installed copy outside the source tree."""
-    root = bank.packaged_bank()
-    if root is None or not bank.read_index(root):
+    root = folders.packaged_bank()
+    if root is None or not index.read_index(root):
         pytest.skip("no bank shipped in this checkout")
     dist = tmp_path / "dist"
     built = subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), str(REPO)],
@@ -155,7 +155,7 @@ def test_wheel_ships_the_bank(tmp_path):
     installed = subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q", str(wheel)],
                                capture_output=True, text=True)
     assert installed.returncode == 0, installed.stderr
-    entry = bank.read_index(root)[0]
+    entry = index.read_index(root)[0]
     code = (
         "import protobank, pathlib; p = protobank.load(%d, %d); "
         "assert 'site-packages' in str(p.source), p.source; print(p.content_sha256)" % (entry.d, entry.c)

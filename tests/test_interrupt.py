@@ -12,7 +12,7 @@ import time
 import pytest
 
 import protobank
-from protobank import artifact, bank
+from protobank import artifact, bank, index
 from protobank.errors import ArtifactExistsError, OutputPathError
 
 
@@ -48,11 +48,11 @@ def test_sigkill_during_bank_build_then_resume(tmp_path):
     proc.communicate(timeout=30)
     for path in root.glob("d*/*.h5"):  # whatever was published is whole and valid
         protobank.read(path)
-    done = bank.read_index(root) if (root / "index.json").exists() else []
+    done = index.read_index(root) if (root / "index.json").exists() else []
     assert len(done) < 6
     resumed = subprocess.run([sys.executable, "-m", "protobank", *args], capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
-    assert len(bank.read_index(root)) == 6
+    assert len(index.read_index(root)) == 6
     assert all(check.ok for check in bank.verify_bank(root))
 
 

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from . import app
+from ._app import app
 from ._common import CONTEXT, err_console, examples, fmt, out_console, print_json, report_checks
 
 bank_app = typer.Typer(help="The precomputed bank: list, verify, build.", no_args_is_help=True, context_settings=CONTEXT)
@@ -46,7 +46,7 @@ def verify(
 ) -> None:
     """Check every file's hashes, schema, metrics and index entry; exit 1 on any problem."""
     from ..bank import verify_bank
-    from ..lookup import packaged_bank
+    from ..folders import packaged_bank
     from ..errors import PrototypesNotFoundError
 
     folder = folder or packaged_bank()

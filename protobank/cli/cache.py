@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from . import app
+from ._app import app
 from ._common import CONTEXT, fmt, out_console, print_json, report_checks
 
 cache_app = typer.Typer(help="The cache of generated artifacts: list, verify, clean.", no_args_is_help=True, context_settings=CONTEXT)

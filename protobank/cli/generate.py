@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -31,8 +32,9 @@ def generate(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr (TTY only)."),
 ) -> None:
     """Generate c prototypes in R^d and write them as a verified HDF5 artifact."""
-    from ..artifact import write
-    from ..cache import is_default_run, publish
+    from ..artifact import read, write
+    from ..cache import publish
+    from ..defaults import is_default_run
     from ..errors import ArtifactExistsError, InvalidInputError, OutputPathError
     from ..generation import forecast, generate as run
     from ..index import artifact_name
@@ -59,6 +61,8 @@ def generate(
     else:
         target = out / Path(artifact_name(p)).name if out.is_dir() else out
         write(p, target, overwrite=overwrite)
+    created = read(target, verify=False).created_utc  # the time in the file (an earlier publish's, for content the cache held)
+    p = replace(p, created_utc=created)
     summary = {**p.summary(), "path": str(target), "device": p.provenance.get("device")}
     if json_output:
         print_json(summary)

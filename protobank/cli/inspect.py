@@ -10,11 +10,11 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from . import app
+from ._app import app
 from ._common import construction_line, err_console, examples, fmt, out_console, print_json
 
 
-def _subject(path: Optional[Path], d: Optional[int], c: Optional[int], layout: str):
+def _subject(path: Optional[Path], d: Optional[int], c: Optional[int], layout: str, allow_long: bool):
     """(label, vectors, artifact-or-None) for a file, or for the bank default of (d, c)."""
     from ..artifact import read
     from ..lookup import load
@@ -35,7 +35,7 @@ def _subject(path: Optional[Path], d: Optional[int], c: Optional[int], layout: s
         return path.name, vectors, None
     if d is None or c is None:
         raise InvalidInputError("give a PATH to inspect, or both --d and --c for the bank's default")
-    p = load(d, c, generate=True)
+    p = load(d, c, generate=True, allow_long=allow_long)
     return f"default ({p.method})", p.vectors, p
 
 
@@ -52,6 +52,7 @@ def inspect(
     time_budget: float = typer.Option(120.0, min=0, help="Skip iterative baselines predicted to take longer (s)."),
     layout: str = typer.Option("auto", help="For foreign matrices: cd (rows = prototypes), dc, or auto."),
     plot: Optional[Path] = typer.Option(None, help="Write a PNG: cosine histograms and Figure-3a curves."),
+    allow_long: bool = typer.Option(False, "--allow-long", help="With --d/--c: generate even where the run is predicted to be long."),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Geometry of prototypes beside ETF, HPN, the paper's method, random and the limit."""
@@ -63,7 +64,7 @@ def inspect(
 
         raise InvalidInputError(f"--layout must be auto, cd or dc, got {layout!r}")
     names = parse_baselines(baselines)
-    label, vectors, artifact = _subject(path, d, c, layout)
+    label, vectors, artifact = _subject(path, d, c, layout, allow_long)
     report = remeasure(vectors, artifact.metrics) if artifact is not None else geometry(vectors)
     rows = [(label, vectors, report, artifact.iterations if artifact else None, None)]
     for b in run_baselines(report.d, report.c, names, seed=seed, device=device, time_budget=time_budget):
