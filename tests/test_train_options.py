@@ -93,3 +93,23 @@ def test_train_command_defaults_are_the_config_defaults():
     spelled = [n for n in shared if options[n] is not None]
     assert {"epochs", "lr", "assign", "feature_bn"} <= set(spelled)
     assert {n: options[n] for n in spelled} == {n: getattr(config, n) for n in spelled}
+
+
+def test_launcher_forwards_every_option_in_a_form_the_command_parses():
+    """--nproc-per-node re-runs the command once per rank with the same options: every flag it
+    forwards (booleans without a --no- form among them) must parse back to the same values."""
+    import inspect
+
+    import typer
+
+    from protobank.cli import app
+    from protobank.cli.train import _forwarded_args, train
+
+    command = typer.main.get_command(app).commands["train"]
+    for flags in (True, False):
+        values = {name: p.default.default for name, p in inspect.signature(train).parameters.items()}
+        values.update(allow_long=flags, resume=flags, learn_scale=flags, bias=not flags, feature_bn=flags, scale="adacos",
+                      long_tail="logit-adjust", margin=0.1, out="runs/x", nproc_per_node=2)  # fmt: skip
+        ctx = command.make_context("train", _forwarded_args(values))
+        for name in ("allow_long", "resume", "learn_scale", "bias", "feature_bn", "scale", "long_tail", "margin"):
+            assert ctx.params[name] == values[name], name

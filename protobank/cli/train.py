@@ -51,6 +51,7 @@ def train(
     workers: Optional[int] = typer.Option(None, "--workers", min=0, help="imagefolder: DataLoader processes decoding images, per training process (0: none); default: min(4, this process's share of the CPU cores)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for metrics.json, checkpoint.pt and curves.png; default runs/<name>."),
     resume: bool = typer.Option(False, "--resume", help="Continue from --out/checkpoint.pt."),
+    allow_long: bool = typer.Option(False, "--allow-long", help="Generate missing prototypes even where the run is predicted to be long (else refused, naming the forecast)."),
     nproc_per_node: int = typer.Option(1, "--nproc-per-node", min=1, help="Launch this many data-parallel processes here (torch.distributed)."),
     json_output: bool = typer.Option(False, "--json", help="Print the final metrics as one JSON document."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr (TTY only)."),
@@ -81,7 +82,7 @@ def train(
     opts = RunOptions(
         data=data, data_path=str(data_path) if data_path else None, dim=dim, prototypes=prototypes, head=head,
         backbone=backbone, imbalance=imbalance, image_size=image_size, augment=augment, flip=flip, workers=default_workers() if workers is None else workers, out=out, resume=resume,
-        config=config,
+        allow_long=allow_long, config=config,
     )  # fmt: skip
     if launched_by_torchrun():
         end_with_launcher()  # no rank outlives its launcher
@@ -116,8 +117,8 @@ def _forwarded_args(values: dict[str, Any]) -> list[str]:
         flag = "--" + name.replace("_", "-")
         if name == "json_output":
             args += ["--json"] if value else []
-        elif name == "resume":
-            args += ["--resume"] if value else []
+        elif name in ("resume", "allow_long"):  # flags without a --no- form
+            args += [flag] if value else []
         elif isinstance(value, bool):
             args.append(flag if value else "--no-" + flag[2:])
         else:

@@ -26,7 +26,7 @@ from .trainer import Classifier, EpochRecord, TrainConfig, Trainer
 HEADS = ("prototypes", "softmax")
 #: RunOptions that do not decide a run's numbers: where it goes, how it starts, how fast data
 #: loads; the prototypes are identified by their content hash instead of how they were named.
-NOT_SETTINGS = ("out", "resume", "config", "prototypes", "workers")
+NOT_SETTINGS = ("out", "resume", "config", "prototypes", "workers", "allow_long")
 RUN_FILES = ("checkpoint.pt", "metrics.json")
 
 
@@ -57,11 +57,13 @@ class RunOptions:
     flip: bool | None = None  # None: the data's default
     out: Path | None = None
     resume: bool = False
+    allow_long: bool = False  # generate missing prototypes even where the run is predicted to be long
     config: TrainConfig = field(default_factory=TrainConfig)
 
 
-def resolve_prototypes(spec: str | None, d: int, c: int) -> Prototypes:
-    """The prototypes to train against: a file, a bank method, a pinned sha256, or the default."""
+def resolve_prototypes(spec: str | None, d: int, c: int, *, allow_long: bool = False) -> Prototypes:
+    """The prototypes to train against: a file, a bank method, a pinned sha256, or the default
+    (generated into the cache where missing; a run predicted to be long only with ``allow_long``)."""
     from ..lookup import load, looks_like_pin
 
     if spec is not None and Path(spec).is_file():
@@ -79,7 +81,7 @@ def resolve_prototypes(spec: str | None, d: int, c: int) -> Prototypes:
         return p
     if spec is not None and looks_like_pin(spec):
         return load(d, c, sha256=spec)
-    return load(d, c, method=spec, generate=True)
+    return load(d, c, method=spec, generate=True, allow_long=allow_long)
 
 
 def run_settings(opts: RunOptions) -> dict[str, Any]:
@@ -147,7 +149,7 @@ def run_training(
     opts = replace(opts, augment=data.augmentation.recipe, flip=data.augmentation.flip)  # recorded resolved
     prototypes = None
     if opts.head == "prototypes":
-        prototypes = resolve_prototypes(opts.prototypes, opts.dim, data.num_classes)
+        prototypes = resolve_prototypes(opts.prototypes, opts.dim, data.num_classes, allow_long=opts.allow_long)
         check_same_everywhere(ctx, prototypes.content_sha256, "the prototypes' content hash")
     torch.manual_seed(cfg.seed)
     model = build_model(opts, data, prototypes)
