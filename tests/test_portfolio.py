@@ -125,8 +125,8 @@ def test_a_plan_short_of_the_bound_still_faces_the_optimizer(monkeypatch):
         return MethodResult(best_plan(d, c).build()[::-1].copy(), {"restarts": 1}, 7)
 
     monkeypatch.setattr(portfolio, "optimize", fake)
-    result = portfolio.run_minimax(25, 100, device="cpu")
-    assert calls == [(25, 100)]
+    result = portfolio.run_minimax(32, 100, device="cpu")
+    assert calls == [(32, 100)]
     assert result.params["candidates"]["optimizer"]["max_cosine"] == pytest.approx(1 / 11, abs=1e-12)
     # equal max cosine and uniformity: the tie goes to the code
     assert result.params["construction"].startswith("hs_100()")
