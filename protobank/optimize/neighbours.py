@@ -113,7 +113,7 @@ def certify(rows: np.ndarray, k: int, device, block_elements: int) -> Certified:
     misranks lies within ~1e-6 of the listed ones, never above all k of them)."""
     import torch
 
-    x64 = torch.as_tensor(rows, device=device)
+    x64 = torch.as_tensor(rows if rows.flags.writeable else rows.copy(), device=device)
     nbr = all_pairs_neighbours(x64.to(torch.float32), k, block_elements)
     best = -math.inf
     step = max(1, block_elements // (k * rows.shape[1]))
@@ -196,7 +196,7 @@ def optimize_neighbours(
     k = min(options.neighbours, c - 1)
     block = BLOCK_ELEMENTS[device.type]
     begin = certify(start, k, device, block)
-    x = torch.as_tensor(start, device=device).to(torch.float32)
+    x = torch.as_tensor(start, device=device, dtype=torch.float32)
     if warm:
         noise = torch.as_tensor(np.random.default_rng(seed).standard_normal((c, d)), device=device)
         x = x + options.warm_noise * noise.to(torch.float32)
