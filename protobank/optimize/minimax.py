@@ -27,8 +27,8 @@ import numpy as np
 from ..errors import InvalidInputError
 from ._torch import initial_rows, to_numpy_rows
 from .base import MethodResult, ProgressCallback, resolve_device
-from .options import OptimizerOptions
 from .constructions import cross_polytope_subset, polygon, simplex
+from .options import OptimizerOptions
 from .polish import slp_polish
 
 # A deterministic cost model of one step, seconds = fixed + per_mac * R c^2 d + per_pair * R c^2

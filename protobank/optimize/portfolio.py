@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..bounds import Bound, max_cosine_bound
-from .base import Method, MethodResult, ProgressCallback, register, resolve_device
 from ..errors import InvalidInputError
+from .base import Method, MethodResult, ProgressCallback, register, resolve_device
 from .minimax import exact_construction, exact_construction_name, optimize, schedule
 from .neighbours import Cost, neighbour_schedule, optimize_neighbours
 from .options import OptimizerOptions
