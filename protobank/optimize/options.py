@@ -4,7 +4,7 @@ parameters, the optimizers' keyword arguments and the forecast's inputs all come
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidInputError
@@ -13,6 +13,7 @@ ENGINES = ("auto", "all-pairs", "neighbours")
 
 
 def _doc(text: str, default: Any) -> Any:
+    """A field with its default and its one-line description (``metadata["help"]``)."""
     return field(default=default, metadata={"help": text})
 
 
@@ -52,12 +53,3 @@ class OptimizerOptions:
     def step_size(self, d: int) -> float:
         """The Adam step size for dimension d: ``lr``, or the default that shrinks with d."""
         return 0.03 * min(1.0, math.sqrt(32 / d)) if self.lr is None else self.lr
-
-    @classmethod
-    def help(cls) -> dict[str, str]:
-        """Each option's one-line description."""
-        return {f.name: f.metadata["help"] for f in fields(cls)}
-
-    def changed(self) -> dict[str, Any]:
-        """The options that differ from their defaults (what a run records as asked for)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != f.default}
