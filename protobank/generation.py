@@ -57,6 +57,7 @@ def generate(
     iters: int | None = None,
     device: str = "auto",
     progress: bool | ProgressCallback | None = None,
+    decision: Any = None,
     **method_params: Any,
 ) -> Prototypes:
     """Place ``c`` prototypes on the unit sphere in ``R^d`` with ``method``.
@@ -76,6 +77,9 @@ def generate(
         ``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``.
     progress : bool or callable, optional
         True draws a progress bar on stderr; a callable receives ``(step, total, info)``.
+    decision : Decision, optional
+        The default method's :func:`decide` for the same inputs, from :func:`plan_run` (so a
+        command that forecasts first decides once); None decides inside the run.
     **method_params
         The method's own hyperparameters (e.g. ``t``, ``lr``, ``subset`` for ``gaussian``).
 
@@ -97,7 +101,8 @@ def generate(
 
     start = time.perf_counter()
     with _progress_bar(progress, spec.iterative, f"{spec.name} d={d} c={c}") as callback:
-        result = spec.run(d, c, seed=seed, iters=iters, device=str(dev), progress=callback, **method_params)
+        planned = {} if decision is None else {"decision": decision}
+        result = spec.run(d, c, seed=seed, iters=iters, device=str(dev), progress=callback, **planned, **method_params)
     seconds = time.perf_counter() - start
     report = geometry(result.vectors, rows=result.measure_rows)
     metrics = report.headline()
@@ -114,19 +119,28 @@ def generate(
     )
 
 
+def plan_run(d: int, c: int, *, method: str = DEFAULT_METHOD, device: str = "auto", iters: int | None = None,
+             **method_params: Any):
+    """The default method's decision for (d, c) on ``device`` with these parameters (a
+    :class:`protobank.optimize.portfolio.Decision`, to hand to :func:`generate`); None for
+    any other method. Cheap: nothing is built."""
+    if method != DEFAULT_METHOD:
+        return None
+    from .optimize.options import OptimizerOptions
+    from .optimize.portfolio import decide
+
+    d, c = check_dimensions(d, c)
+    get_method(method).check_params(method_params)
+    options = {k: v for k, v in method_params.items() if k != "known_codes"}
+    return decide(d, c, resolve_device(device).type, known_codes=method_params.get("known_codes", True), iters=iters,
+                  options=OptimizerOptions(**options))
+
+
 def forecast(d: int, c: int, *, method: str = DEFAULT_METHOD, device: str = "auto", **method_params: Any) -> str | None:
     """A one-line warning when the default method is predicted to run long (an optimizer run
     that no catalogue code makes unnecessary), with its predicted time and memory; else None."""
-    if method != DEFAULT_METHOD:
-        return None
-    from .optimize.portfolio import LONG_RUN_SECONDS, decide
-
-    d, c = check_dimensions(d, c)
-    keys = ("known_codes", "restarts", "iters", "polish")
-    dec = decide(d, c, resolve_device(device).type, **{k: v for k, v in method_params.items() if k in keys})
-    if dec.run_optimizer and dec.optimizer.seconds > LONG_RUN_SECONDS:
-        return f"d={d}, c={c}: {dec.summary()}"
-    return None
+    decision = plan_run(d, c, method=method, device=device, **method_params)
+    return None if decision is None else decision.long_run_warning()
 
 
 class _progress_bar:

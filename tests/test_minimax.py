@@ -66,12 +66,13 @@ def test_sharpening_runs_without_tf32():
     import torch
 
     from protobank.optimize.minimax import optimize
+    from protobank.optimize.options import OptimizerOptions
 
     matmul = torch.backends.cuda.matmul
     previous, matmul.allow_tf32 = matmul.allow_tf32, True
     try:
         seen = []
-        optimize(3, 9, iters=20, restarts=2, polish=False, device="cpu",
+        optimize(3, 9, iters=20, options=OptimizerOptions(restarts=2, polish=False), device="cpu",
                     progress=lambda step, total, info: seen.append((step, matmul.allow_tf32)))
         during = seen[:-1]  # the last report comes after the phases
         assert all(flag for step, flag in during if step <= 20)

@@ -125,8 +125,8 @@ def test_a_plan_short_of_the_bound_still_faces_the_optimizer(monkeypatch):
         return MethodResult(best_plan(d, c).build()[::-1].copy(), {"restarts": 1}, 7)
 
     monkeypatch.setattr(portfolio, "optimize", fake)
-    result = portfolio.run_minimax(25, 100, device="cpu")
-    assert calls == [(25, 100)]
+    result = portfolio.run_minimax(32, 100, device="cpu")
+    assert calls == [(32, 100)]
     assert result.params["candidates"]["optimizer"]["max_cosine"] == pytest.approx(1 / 11, abs=1e-12)
     # equal max cosine and uniformity: the tie goes to the code
     assert result.params["construction"].startswith("hs_100()")
@@ -140,7 +140,7 @@ def test_large_c_is_a_code_without_the_optimizer():
 
 def test_long_optimizer_runs_are_announced_with_time_and_memory():
     message = forecast(512, 100000, device="cpu", known_codes=False)
-    assert message is not None and " h and " in message and "GiB" in message
+    assert message is not None and "neighbours optimizer predicted to take 53 min and" in message and "GiB" in message
     assert forecast(512, 100000, method="random", device="cpu") is None
 
 

@@ -36,7 +36,7 @@ def generate(
     from ..cache import publish
     from ..defaults import is_default_run
     from ..errors import ArtifactExistsError, InvalidInputError, OutputPathError
-    from ..generation import forecast, generate as run
+    from ..generation import generate as run, plan_run
     from ..index import artifact_name
 
     if dtype not in ("float32", "float64"):
@@ -46,10 +46,11 @@ def generate(
     if out is not None and not out.is_dir() and not out.parent.is_dir():
         raise OutputPathError(f"folder {out.parent} does not exist; create it first")
     params = parse_params(param)
-    warning = forecast(d, c, method=method, device=device, iters=iters, **params)
+    decision = plan_run(d, c, method=method, device=device, iters=iters, **params)
+    warning = decision.long_run_warning() if decision is not None else None
     if warning:
         err_console().print(f"[yellow]predicted:[/] {warning}", highlight=False)
-    p = run(d, c, method=method, seed=seed, iters=iters, device=device,
+    p = run(d, c, method=method, seed=seed, iters=iters, device=device, decision=decision,
             progress=show_progress(json_output, progress), **params)
     if dtype != p.dtype:
         p = p.astype(dtype)

@@ -6,7 +6,7 @@ import inspect
 import os
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -45,15 +45,23 @@ class Method:
     run: Callable[..., MethodResult]
     iterative: bool
     seeded: bool = True
+    # A dataclass whose fields are further hyperparameters, passed to ``run`` as keywords.
+    options: type | None = None
 
     def parameters(self) -> dict[str, "MethodParameter"]:
-        """The method's own hyperparameters (``-p KEY=VALUE``), read from ``run``'s signature."""
+        """The method's own hyperparameters (``-p KEY=VALUE``): ``run``'s keyword arguments and
+        the fields of its options dataclass."""
         hints = typing.get_type_hints(self.run)
-        return {
+        out = {
             name: MethodParameter(name, p.default, _type_name(hints.get(name)))
             for name, p in inspect.signature(self.run).parameters.items()
             if name not in RUN_ARGUMENTS and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
         }
+        if self.options is not None:
+            hints = typing.get_type_hints(self.options)
+            for f in fields(self.options):
+                out[f.name] = MethodParameter(f.name, f.default, _type_name(hints.get(f.name)))
+        return out
 
     def check_params(self, params: dict[str, Any]) -> None:
         """Refuse unknown keys and values of the wrong type, naming the parameter."""
@@ -67,8 +75,9 @@ class Method:
             known[key].check(self.name, value)
 
 
-# Arguments every method's ``run`` takes; the rest of its signature are its hyperparameters.
-RUN_ARGUMENTS = ("d", "c", "seed", "iters", "device", "progress")
+# Arguments every method's ``run`` takes, and ``decision``, the plan a method that decides
+# ahead takes from ``generate``; the rest of its signature are its hyperparameters.
+RUN_ARGUMENTS = ("d", "c", "seed", "iters", "device", "progress", "decision")
 _TYPES: dict[str, tuple[type, ...]] = {"bool": (bool,), "int": (int,), "float": (int, float), "str": (str,)}
 
 

@@ -28,6 +28,7 @@ from ..errors import InvalidInputError
 from ._torch import initial_rows, to_numpy_rows
 from .base import MethodResult, ProgressCallback, resolve_device
 from .constructions import cross_polytope_subset, polygon, simplex
+from .options import OptimizerOptions
 from .polish import slp_polish
 
 # A deterministic cost model of one step, seconds = fixed + per_mac * R c^2 d + per_pair * R c^2
@@ -130,7 +131,7 @@ def smoothed_max_gradient(x, beta: float, block_rows: int):
     return grad, top
 
 
-class _SphereAdam:
+class SphereAdam:
     """Adam on rows constrained to the unit sphere (tangent gradients, re-normalised steps)."""
 
     def __init__(self, x):
@@ -158,30 +159,21 @@ def optimize(
     iters: int | None = None,
     device: str | None = "auto",
     progress: ProgressCallback | None = None,
-    restarts: int | None = None,
-    polish: bool | None = None,
-    beta_start: float = 10.0,
-    beta_mid: float = 1000.0,
-    beta_end: float = 1e5,
-    lr: float | None = None,
-    patience: int | None = None,
-    tol: float = 1e-7,
+    options: OptimizerOptions = OptimizerOptions(),
 ) -> MethodResult:
-    """Minimise the largest pairwise cosine of c points in R^d from a seeded random start."""
+    """Minimise the largest pairwise cosine of c points in R^d from a seeded random start,
+    measuring every pair at every step (the all-pairs engine)."""
     import torch
 
-    if restarts is not None and restarts < 1:
-        raise InvalidInputError(f"restarts must be >= 1, got {restarts}")
-    if not 0 < beta_start <= beta_mid <= beta_end:
-        raise InvalidInputError("need 0 < beta_start <= beta_mid <= beta_end")
-
+    o = options
     dev = resolve_device(device)
-    plan = schedule(d, c, dev.type, restarts=restarts, iters=iters, polish=polish)
+    plan = schedule(d, c, dev.type, restarts=o.restarts, iters=iters, polish=o.polish)
     restarts, iters, polish = plan.restarts, plan.iters, plan.polish
     if iters < 1:
         raise InvalidInputError(f"iters must be >= 1, got {iters}")
-    lr = 0.03 * min(1.0, math.sqrt(32 / d)) if lr is None else lr
-    patience = max(50, iters // 5) if patience is None else patience
+    beta_start, beta_mid, beta_end, tol = o.beta_start, o.beta_mid, o.beta_end, o.tol
+    lr = o.step_size(d)
+    patience = max(50, iters // 5) if o.patience is None else o.patience
     precise = restarts * c * d <= 200_000  # phase 2 in float64 where it costs little
     block = max(1, min(c, BLOCK_ELEMENTS[dev.type] // (restarts * c)))
 
@@ -211,7 +203,7 @@ def optimize(
             progress(step + 1, total, {"max_cos": float(best.min()), "beta": beta})
 
     with _tf32(dev):
-        adam = _SphereAdam(x)
+        adam = SphereAdam(x)
         for it in range(iters):
             frac = it / max(iters - 1, 1)
             beta = beta_start * (beta_mid / beta_start) ** frac
@@ -223,7 +215,7 @@ def optimize(
         torch.backends.cuda.matmul.allow_tf32 = False
         x = best_x.clone().to(torch.float64 if precise else torch.float32)
         best_x = x.clone()
-        adam = _SphereAdam(x)
+        adam = SphereAdam(x)
         lr2, lr2_end = lr_rows.to(x.dtype) / 20, lr_rows.to(x.dtype) / 2000
         last_gain, reference = 0, float(best.min())
         done = iters

@@ -4,10 +4,12 @@
 2. The best plan from the code catalogue (:mod:`protobank.codes.plan`): one exact code, a
    spread subset of it, zero padding, or an orthogonal union of codes. When its proven max
    cosine meets the bound it is optimal and is returned at once.
-3. The minimax optimizer (:mod:`.minimax`), run where it can win: always when its predicted
-   time is small, otherwise only when a model fitted to its measured results predicts it
-   beats the plan and its predicted time stays within :data:`PATIENT_SECONDS` (past that a
-   code answers in seconds; ``known_codes=false`` runs the optimizer alone).
+3. The minimax optimizer, run only where it can win: where no code fits, or where a model
+   fitted to its measured results, lowered by the model's measured error, beats the plan and
+   its predicted time stays within :data:`PATIENT_SECONDS` (past that a code answers in
+   seconds; ``known_codes=false`` runs the optimizer alone). Below :data:`NEIGHBOURS_FROM_C`
+   prototypes it is the all-pairs engine (:mod:`.minimax`); from there the neighbour-list
+   engine (:mod:`.neighbours`), which starts from the code's rows where one fits.
 
 The lower max cosine wins; a tie goes to the more uniform set. ``method_params`` records
 which construction won, the candidates, the bound and the gap to it; a winning plan is stored
@@ -21,17 +23,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..bounds import Bound, max_cosine_bound
+from ..errors import InvalidInputError
 from .base import Method, MethodResult, ProgressCallback, register, resolve_device
-from .minimax import Schedule, exact_construction, exact_construction_name, optimize, schedule
+from .minimax import exact_construction, exact_construction_name, optimize, schedule
+from .neighbours import Cost, neighbour_schedule, optimize_neighbours
+from .options import OptimizerOptions
+from .starts import best_start
 
-# The optimizer's max cosine, fitted on its measured results for c >= 4d, d >= 8 (the bank's
-# cells and the scale runs of docs/benchmarks.md): log m = a + b log(bound) + e log d, within
-# about 10% on every fitted cell.
+# From this many prototypes the neighbour-list engine runs (its step costs O(c k d)).
+NEIGHBOURS_FROM_C = 4096
+
+# The all-pairs optimizer's max cosine, fitted on its measured results for c >= 4d, d >= 8 (the
+# bank's cells and the scale runs of docs/benchmarks.md): log m = a + b log(bound) + e log d,
+# within about 10% on every fitted cell (FIT_MARGIN).
 OPTIMIZER_FIT = (-0.18276, 0.82122, 0.07143)
-# The optimizer is run past its cheap range only if the fit, lowered by this much, beats the plan.
-FIT_MARGIN = 0.15
-# Below this predicted time the optimizer simply runs and the measured values decide.
-CHEAP_SECONDS = {"cpu": 60.0, "cuda": 120.0}
+# The model's measured error in the optimizer's favour: on no measured cell did the optimizer
+# beat the fit by more than 7.4% ((64, 1000): 0.1467 against 0.1575). It runs only where the
+# fit, lowered by this much, beats the best code, so a run predicted to lose is never started.
+# The neighbour engine (c >= NEIGHBOURS_FROM_C) shares the fit; it starts from the code and
+# returns it when it cannot improve on it.
+FIT_MARGIN = 0.075
 # Past this predicted time an exact code is kept even where the fit expects the optimizer to
 # beat it: a default that can answer in seconds never starts an hours-long run on its own.
 # ``-p known_codes=false`` runs the optimizer alone, however long it takes.
@@ -46,13 +57,13 @@ LONG_RUN_SECONDS = 60.0
 
 
 def predicted_optimizer_max_cosine(d: int, c: int) -> float | None:
-    """The optimizer's expected max cosine from :data:`OPTIMIZER_FIT` (None where the bound
-    gives nothing to fit on)."""
+    """The optimizer's expected max cosine from :data:`OPTIMIZER_FIT`, never below the bound
+    (None where the bound gives nothing to fit on)."""
     bound = max_cosine_bound(d, c)
     if bound.exact or bound.value <= 0:
         return None
     a, b, e = OPTIMIZER_FIT
-    return math.exp(a + b * math.log(bound.value) + e * math.log(d))
+    return max(bound.value, math.exp(a + b * math.log(bound.value) + e * math.log(d)))
 
 
 def measured_rows(d: int, c: int) -> int | None:
@@ -64,16 +75,28 @@ def measured_rows(d: int, c: int) -> int | None:
 
 @dataclass(frozen=True)
 class Decision:
-    """What the default method will do for (d, c) on a device type, decided before any work."""
+    """What the default method will do for (d, c) on a device type, decided once before any
+    work: ``generate`` forecasts from it and then runs it."""
 
     d: int
     c: int
+    device_type: str
+    known_codes: bool
+    iters: int | None
+    options: OptimizerOptions
     bound: Bound
     exact: str | None
     plan: Any  # protobank.codes.plan.Plan | None
-    optimizer: Schedule
+    engine: str
+    optimizer: Cost
     predicted_optimizer: float | None
     run_optimizer: bool
+
+    def matches(self, d: int, c: int, device_type: str, known_codes: bool, iters: int | None,
+                options: OptimizerOptions) -> bool:
+        """Whether this decision was made for exactly these inputs."""
+        return (self.d, self.c, self.device_type, self.known_codes, self.iters, self.options) == (
+            d, c, device_type, known_codes, iters, options)
 
     def summary(self) -> str:
         """One line: what runs, and the optimizer's predicted time and memory when it runs."""
@@ -81,10 +104,19 @@ class Decision:
             return f"{self.exact} (a proven optimum)"
         code = f"code {self.plan.name} (max cosine {self.plan.max_cosine:.5f})" if self.plan else "no catalogue code fits"
         if not self.run_optimizer:
+            why = (f"predicted {_duration(self.optimizer.seconds)}" if self.optimizer.seconds > PATIENT_SECONDS[self.device_type]
+                   else f"predicted max cosine {self.predicted_optimizer:.4f}" if self.predicted_optimizer else "nothing to gain")
             hint = "; -p known_codes=false runs it" if self.plan.max_cosine > self.bound.value + TIE else ""
-            return f"{code}; optimizer not run (predicted {_duration(self.optimizer.seconds)}{hint})"
-        return (f"{code}; optimizer predicted to take {_duration(self.optimizer.seconds)} and "
+            return f"{code}; optimizer not run ({why}{hint})"
+        return (f"{code}; {self.engine} optimizer predicted to take {_duration(self.optimizer.seconds)} and "
                 f"{self.optimizer.bytes / 2**30:.1f} GiB")
+
+    def long_run_warning(self) -> str | None:
+        """The one-line warning ``generate`` prints before a run predicted past
+        :data:`LONG_RUN_SECONDS`; None otherwise."""
+        if self.run_optimizer and self.optimizer.seconds > LONG_RUN_SECONDS:
+            return f"d={self.d}, c={self.c}: {self.summary()}"
+        return None
 
 
 def _duration(seconds: float) -> str:
@@ -95,33 +127,53 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def engine_for(d: int, c: int, options: OptimizerOptions) -> str:
+    """Which optimizer runs: the options' choice, else neighbour lists from
+    :data:`NEIGHBOURS_FROM_C` prototypes (a step costs O(c k d)), all pairs below (many
+    restarts and, in low d, the exact LP polish pay off there)."""
+    if options.engine != "auto":
+        return options.engine
+    return "neighbours" if c >= NEIGHBOURS_FROM_C else "all-pairs"
+
+
+def optimizer_cost(d: int, c: int, device_type: str, engine: str, options: OptimizerOptions,
+                   iters: int | None, warm: bool) -> Cost:
+    """The chosen engine's steps, predicted seconds and memory for (d, c) on a device type."""
+    if engine == "neighbours":
+        return neighbour_schedule(d, c, device_type, options, iters=iters, warm=warm)
+    sched = schedule(d, c, device_type, restarts=options.restarts, iters=iters, polish=options.polish)
+    return Cost(2 * sched.iters, sched.seconds, sched.bytes)
+
+
 def decide(
-    d: int, c: int, device_type: str, *, known_codes: bool = True, restarts: int | None = None,
-    iters: int | None = None, polish: bool | None = None,
+    d: int, c: int, device_type: str, *, known_codes: bool = True, iters: int | None = None,
+    options: OptimizerOptions = OptimizerOptions(),
 ) -> Decision:
-    """Which candidates the default method builds for (d, c): cheap, and nothing is built."""
+    """Which candidates the default method builds for (d, c): cheap, and nothing is built.
+
+    The optimizer runs where nothing else answers (no code), or where its predicted max cosine,
+    lowered by the model's error :data:`FIT_MARGIN`, beats the code's and its predicted time
+    is within :data:`PATIENT_SECONDS`: never a run that is predicted to lose."""
     bound = max_cosine_bound(d, c)
-    sched = schedule(d, c, device_type, restarts=restarts, iters=iters, polish=polish)
+    engine = engine_for(d, c, options)
     theorem = exact_construction_name(d, c)
-    if theorem:
-        return Decision(d, c, bound, theorem, None, sched, None, False)
     plan = None
-    if known_codes:
+    if known_codes and not theorem:
         from ..codes.plan import best_plan
 
         plan = best_plan(d, c)
+    cost = optimizer_cost(d, c, device_type, engine, options, iters, warm=plan is not None or d == 3)
+    args = (d, c, device_type, known_codes, iters, options, bound)
+    if theorem:
+        return Decision(*args, theorem, None, engine, cost, None, False)
     predicted = predicted_optimizer_max_cosine(d, c)
     if plan is None:
         run = True
-    elif plan.max_cosine <= bound.value + TIE:
-        run = False  # the plan meets the bound: nothing can do better
-    elif sched.seconds <= CHEAP_SECONDS[device_type]:
-        run = True
-    elif sched.seconds > PATIENT_SECONDS[device_type]:
-        run = False
+    elif plan.max_cosine <= bound.value + TIE or cost.seconds > PATIENT_SECONDS[device_type]:
+        run = False  # the plan meets the bound, or the run is past patience
     else:
         run = predicted is None or predicted * (1 - FIT_MARGIN) < plan.max_cosine
-    return Decision(d, c, bound, None, plan, sched, predicted, run)
+    return Decision(*args, None, plan, engine, cost, predicted, run)
 
 
 def run_minimax(
@@ -132,24 +184,26 @@ def run_minimax(
     iters: int | None = None,
     device: str | None = "auto",
     progress: ProgressCallback | None = None,
+    decision: Decision | None = None,
     known_codes: bool = True,
-    restarts: int | None = None,
-    polish: bool | None = None,
-    beta_start: float = 10.0,
-    beta_mid: float = 1000.0,
-    beta_end: float = 1e5,
-    lr: float | None = None,
-    patience: int | None = None,
-    tol: float = 1e-7,
+    **options: Any,
 ) -> MethodResult:
     """The default method: theorem, catalogue plan and optimizer, the best of those that run.
 
-    ``known_codes=False`` leaves the catalogue out, so the optimizer alone is measurable.
+    ``known_codes=False`` leaves the catalogue out, so the optimizer alone is measurable;
+    ``options`` are the fields of :class:`OptimizerOptions`. ``decision`` is the
+    :func:`decide` made for the same inputs (``generate`` forecasts from it first); None
+    decides here.
     """
     from ..measure import geometry
 
+    opts = OptimizerOptions(**options)
     dev = resolve_device(device)
-    dec = decide(d, c, dev.type, known_codes=known_codes, restarts=restarts, iters=iters, polish=polish)
+    dec = decision
+    if dec is None:
+        dec = decide(d, c, dev.type, known_codes=known_codes, iters=iters, options=opts)
+    elif not dec.matches(d, c, dev.type, known_codes, iters, opts):
+        raise InvalidInputError(f"the decision given was made for other inputs than d={d}, c={c} on {dev.type}")
     record: dict[str, Any] = {"known_codes": known_codes, "bound": dec.bound.value, "bound_kind": dec.bound.kind}
     if dec.exact:
         vectors, name = exact_construction(d, c)
@@ -162,15 +216,13 @@ def run_minimax(
         code.setflags(write=False)
         candidates["catalogue"] = {"plan": dec.plan.name, "proven_max_cosine": dec.plan.max_cosine}
     if dec.run_optimizer:
-        opt = optimize(d, c, seed=seed, iters=iters, device=str(dev), progress=progress, restarts=restarts,
-                       polish=polish, beta_start=beta_start, beta_mid=beta_mid, beta_end=beta_end, lr=lr,
-                       patience=patience, tol=tol)
+        opt = _run_engine(dec, seed, iters, dev, progress, opts, code)
         opt_report = geometry(opt.vectors)
-        candidates["optimizer"] = {"max_cosine": opt_report.max_cosine, "uniformity": opt_report.uniformity}
+        candidates["optimizer"] = {"max_cosine": opt_report.max_cosine, "uniformity": opt_report.uniformity,
+                                   "engine": dec.engine}
     elif dec.plan is not None:
         candidates["optimizer"] = {"not_run": dec.summary(), "predicted_seconds": dec.optimizer.seconds,
                                    "predicted_max_cosine": dec.predicted_optimizer}
-
     code_wins = opt is None
     if code is not None and opt is not None:
         if measured_rows(d, c) is None:
@@ -192,11 +244,26 @@ def run_minimax(
     return MethodResult(opt.vectors, params, opt.iterations, opt.history)
 
 
+def _run_engine(dec: Decision, seed: int, iters: int | None, dev, progress, opts: OptimizerOptions, code) -> MethodResult:
+    """The decided optimizer engine; the neighbour engine starts from the code when there is one."""
+    if dec.engine == "all-pairs":
+        return optimize(dec.d, dec.c, seed=seed, iters=iters, device=str(dev), progress=progress, options=opts)
+    if code is not None:
+        start, kind = code, f"code {dec.plan.name}"
+    else:
+        start, kind = best_start(dec.d, dec.c, seed)
+    result = optimize_neighbours(start, dec.optimizer.steps, opts, device=dev, warm=kind != "random", seed=seed,
+                                 progress=progress)
+    result.params["start"] = kind
+    return result
+
+
 register(
     Method(
         "minimax",
         "default: the best of the proven optima, the exact code catalogue and the minimax optimizer",
         run_minimax,
         iterative=True,
+        options=OptimizerOptions,
     )
 )

@@ -1,0 +1,120 @@
+"""The neighbour-list optimizer and the portfolio's decision: certified results, never worse
+than the start, no run predicted to lose, a model never below the bound, one decision per
+command."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from protobank.bounds import max_cosine_bound
+from protobank.codes.plan import best_plan
+from protobank.measure import geometry
+from protobank.optimize import get_method, portfolio
+from protobank.optimize.base import MethodResult, random_unit_rows
+from protobank.optimize.neighbours import all_pairs_neighbours, certify, optimize_neighbours, refresh_neighbours
+from protobank.optimize.options import OptimizerOptions
+from protobank.optimize.starts import fibonacci_sphere
+
+CPU = torch.device("cpu")
+
+
+def test_blocked_neighbour_lists_are_the_exact_nearest():
+    x = random_unit_rows((257, 6), 1)
+    nbr = all_pairs_neighbours(torch.as_tensor(x, dtype=torch.float32), 5, block_elements=1000).numpy()
+    g = x @ x.T
+    np.fill_diagonal(g, -np.inf)
+    want = np.sort(g, axis=1)[:, ::-1][:, :5]
+    np.testing.assert_allclose(np.take_along_axis(g, nbr, 1), want, atol=1e-6)
+
+
+def test_refresh_finds_neighbours_of_neighbours_and_never_lists_a_row_itself():
+    x = torch.as_tensor(random_unit_rows((300, 4), 2), dtype=torch.float32)
+    exact = all_pairs_neighbours(x, 6, 10**9)
+    scrambled = exact[torch.randperm(300, generator=torch.Generator().manual_seed(0))]
+    fixed = refresh_neighbours(x, exact, 5000)
+    assert not (fixed == torch.arange(300)[:, None]).any()
+    assert all(len(set(row.tolist())) == 6 for row in fixed)
+    assert torch.equal(fixed.sort(1).values, exact.sort(1).values)  # exact lists stay exact
+    assert not (refresh_neighbours(x, scrambled, 5000) == torch.arange(300)[:, None]).any()
+
+
+@pytest.mark.parametrize("d,c,start", [(8, 400, "random"), (3, 500, "spiral")])
+def test_certified_max_cosine_is_the_all_pairs_measurement(d, c, start):
+    x = random_unit_rows((c, d), 0) if start == "random" else fibonacci_sphere(c)
+    r = optimize_neighbours(x, 60, OptimizerOptions(neighbours=8), device=CPU, warm=start != "random")
+    assert r.params["certified_max_cosine"] == pytest.approx(geometry(r.vectors).max_cosine, abs=1e-12)
+    assert r.params["start_max_cosine"] == pytest.approx(geometry(x).max_cosine, abs=1e-12)
+    assert r.params["certified_max_cosine"] < r.params["start_max_cosine"]
+
+
+def test_certify_is_exact_on_a_code_with_many_tied_pairs():
+    rows = best_plan(8, 240).build()  # E8: 240 points, every row has 56 pairs at exactly 0.5
+    assert certify(rows, 4, CPU, 10**6).max_cosine == pytest.approx(0.5, abs=1e-15)
+
+
+def test_never_returns_worse_than_its_start():
+    """From an optimal code no step can improve; the start comes back untouched."""
+    rows = best_plan(8, 240).build()
+    r = optimize_neighbours(rows, 30, OptimizerOptions(neighbours=8, lr=0.05), device=CPU, warm=True)
+    assert r.params["kept_start"] and np.array_equal(r.vectors, rows)
+    assert geometry(r.vectors).max_cosine <= 0.5 + 1e-12
+
+
+def test_the_model_never_predicts_below_the_bound():
+    for d in (3, 4, 5, 8, 10, 32, 128, 768):
+        for c in (2 * d + 1, 1000, 10_000, 100_000, 1_000_000):
+            predicted = portfolio.predicted_optimizer_max_cosine(d, c)
+            if predicted is not None:
+                assert predicted >= max_cosine_bound(d, c).value, (d, c)
+
+
+@pytest.mark.parametrize("d,c,device", [(32, 1000, "cpu"), (64, 1000, "cpu"), (512, 100_000, "cuda")])
+def test_no_optimizer_run_that_is_predicted_to_lose(d, c, device, monkeypatch):
+    dec = portfolio.decide(d, c, device)
+    assert dec.plan is not None and not dec.run_optimizer
+    assert dec.predicted_optimizer * (1 - portfolio.FIT_MARGIN) >= dec.plan.max_cosine
+    if device == "cpu":
+        monkeypatch.setattr(portfolio, "optimize", lambda *a, **k: pytest.fail("optimizer ran"))
+        result = portfolio.run_minimax(d, c, device="cpu")
+        assert result.params["construction"] == dec.plan.name
+        assert "not_run" in result.params["candidates"]["optimizer"]
+
+
+def test_large_c_runs_the_neighbour_engine_from_the_code(monkeypatch):
+    dec = portfolio.decide(32, 5000, "cpu")
+    assert dec.engine == "neighbours" and dec.run_optimizer and dec.plan is not None
+    seen = {}
+
+    def fake(start, steps, options, **kw):
+        seen.update(start=start, warm=kw["warm"])
+        return MethodResult(start, {}, steps)
+
+    monkeypatch.setattr(portfolio, "optimize_neighbours", fake)
+    result = portfolio.run_minimax(32, 5000, device="cpu")
+    assert seen["warm"] and np.array_equal(seen["start"], dec.plan.build())
+    assert result.params["construction"] == dec.plan.name  # a tie goes to the code
+
+
+def test_options_are_declared_once_and_checked():
+    params = get_method("minimax").parameters()
+    for f in dataclasses.fields(OptimizerOptions):
+        assert params[f.name].default == f.default
+    assert set(params) == {f.name for f in dataclasses.fields(OptimizerOptions)} | {"known_codes"}
+    with pytest.raises(Exception, match="neighbours"):
+        OptimizerOptions(neighbours=0)
+
+
+def test_generate_decides_once(monkeypatch, run_cli, tmp_path):
+    calls = []
+    real = portfolio.decide
+
+    def counting(*a, **k):
+        calls.append(a[:2])
+        return real(*a, **k)
+
+    monkeypatch.setattr(portfolio, "decide", counting)
+    code, _, err = run_cli("generate", "--d", "8", "--c", "240", "--device", "cpu", "--out", str(tmp_path / "p.h5"))
+    assert code == 0, err
+    assert calls == [(8, 240)]
