@@ -21,7 +21,7 @@ from protobank.optimize.base import resolve_device
 from protobank.optimize.minimax import optimize
 from protobank.optimize.neighbours import BLOCK_ELEMENTS, certify, optimize_neighbours
 from protobank.optimize.options import OptimizerOptions
-from protobank.optimize.portfolio import engine_for, optimizer_cost
+from protobank.optimize.portfolio import optimizer_cost
 from protobank.optimize.starts import best_start
 
 
@@ -31,13 +31,13 @@ def main() -> None:
     ap.add_argument("--c", type=int, required=True)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--engine", default="auto", choices=["auto", "all-pairs", "neighbours"])
+    ap.add_argument("--engine", default="all-pairs", choices=["all-pairs", "neighbours"])
     ap.add_argument("--start", default="best", choices=["best", "code"], help="code: the catalogue plan's rows")
     ap.add_argument("--iters", type=int, default=None)
     args = ap.parse_args()
     dev = resolve_device(args.device)
     options = OptimizerOptions(engine=args.engine)
-    engine = engine_for(args.d, args.c, options)
+    engine = options.engine
     plan = best_plan(args.d, args.c) if args.start == "code" else None
     cost = optimizer_cost(args.d, args.c, dev.type, engine, options, args.iters, warm=plan is not None or args.d == 3)
     print(f"{engine} engine d={args.d} c={args.c}: predicted {cost.seconds:.0f} s, {cost.bytes / 2**20:.0f} MB, "

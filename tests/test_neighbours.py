@@ -82,8 +82,10 @@ def test_no_optimizer_run_that_is_predicted_to_lose(d, c, device, monkeypatch):
         assert "not_run" in result.params["candidates"]["optimizer"]
 
 
-def test_large_c_runs_the_neighbour_engine_from_the_code(monkeypatch):
-    dec = portfolio.decide(32, 5000, "cpu")
+def test_the_neighbour_engine_starts_from_the_code(monkeypatch):
+    assert portfolio.decide(32, 5000, "cpu").engine == "all-pairs"  # opt-in until it matches all-pairs
+    options = OptimizerOptions(engine="neighbours")
+    dec = portfolio.decide(32, 5000, "cpu", options=options)
     assert dec.engine == "neighbours" and dec.run_optimizer and dec.plan is not None
     seen = {}
 
@@ -92,7 +94,7 @@ def test_large_c_runs_the_neighbour_engine_from_the_code(monkeypatch):
         return MethodResult(start, {}, steps)
 
     monkeypatch.setattr(portfolio, "optimize_neighbours", fake)
-    result = portfolio.run_minimax(32, 5000, device="cpu")
+    result = portfolio.run_minimax(32, 5000, device="cpu", engine="neighbours")
     assert seen["warm"] and np.array_equal(seen["start"], dec.plan.build())
     assert result.params["construction"] == dec.plan.name  # a tie goes to the code
 

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from . import app
+from ._app import app
 from ._common import construction_line, err_console, examples, fmt, out_console, parse_params, print_json, show_progress
 
 

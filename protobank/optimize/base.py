@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from ..errors import InvalidInputError, ResourceLimitError, UnknownMethodError, did_you_mean
+from ..errors import InvalidInputError, ResourceLimitError, did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -105,34 +105,13 @@ class MethodParameter:
             raise InvalidInputError(f"method {method!r}: parameter {self.name!r} must be {self.type}, got {value!r}")
 
 
-_REGISTRY: dict[str, Method] = {}
+REGISTRY: dict[str, Method] = {}
 
 
 def register(method: Method) -> Method:
-    _REGISTRY[method.name] = method
+    """Add ``method`` to the registry that :mod:`.registry` reads."""
+    REGISTRY[method.name] = method
     return method
-
-
-def get_method(name: str) -> Method:
-    """The registered method ``name``; an :class:`UnknownMethodError` suggests close names."""
-    from . import _load_all
-
-    _load_all()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise UnknownMethodError(
-            f"unknown method {name!r}.{did_you_mean(name, _REGISTRY)} "
-            f"Available: {', '.join(sorted(_REGISTRY))}"
-        ) from None
-
-
-def method_names() -> list[str]:
-    """Names of all registered methods, sorted."""
-    from . import _load_all
-
-    _load_all()
-    return sorted(_REGISTRY)
 
 
 def resolve_device(device: str | None) -> "torch.device":

@@ -7,9 +7,9 @@
 3. The minimax optimizer, run only where it can win: where no code fits, or where a model
    fitted to its measured results, lowered by the model's measured error, beats the plan and
    its predicted time stays within :data:`PATIENT_SECONDS` (past that a code answers in
-   seconds; ``known_codes=false`` runs the optimizer alone). Below :data:`NEIGHBOURS_FROM_C`
-   prototypes it is the all-pairs engine (:mod:`.minimax`); from there the neighbour-list
-   engine (:mod:`.neighbours`), which starts from the code's rows where one fits.
+   seconds; ``known_codes=false`` runs the optimizer alone). The engine is the all-pairs one
+   (:mod:`.minimax`); ``engine=neighbours`` (:mod:`.neighbours`, O(c k d) a step, started from
+   the code's rows where one fits) is opt-in until it matches the all-pairs engine's results.
 
 The lower max cosine wins; a tie goes to the more uniform set. ``method_params`` records
 which construction won, the candidates, the bound and the gap to it; a winning plan is stored
@@ -30,9 +30,6 @@ from .neighbours import Cost, neighbour_schedule, optimize_neighbours
 from .options import OptimizerOptions
 from .starts import best_start
 
-# From this many prototypes the neighbour-list engine runs (its step costs O(c k d)).
-NEIGHBOURS_FROM_C = 4096
-
 # The all-pairs optimizer's max cosine, fitted on its measured results for c >= 4d, d >= 8 (the
 # bank's cells and the scale runs of docs/benchmarks.md): log m = a + b log(bound) + e log d,
 # within about 10% on every fitted cell (FIT_MARGIN).
@@ -40,7 +37,7 @@ OPTIMIZER_FIT = (-0.18276, 0.82122, 0.07143)
 # The model's measured error in the optimizer's favour: on no measured cell did the optimizer
 # beat the fit by more than 7.4% ((64, 1000): 0.1467 against 0.1575). It runs only where the
 # fit, lowered by this much, beats the best code, so a run predicted to lose is never started.
-# The neighbour engine (c >= NEIGHBOURS_FROM_C) shares the fit; it starts from the code and
+# The fit is the all-pairs engine's; the neighbour engine (opt-in) starts from the code and
 # returns it when it cannot improve on it.
 FIT_MARGIN = 0.075
 # Past this predicted time an exact code is kept even where the fit expects the optimizer to
@@ -127,14 +124,6 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def engine_for(d: int, c: int, options: OptimizerOptions) -> str:
-    """Which optimizer runs: the options' choice, else neighbour lists from
-    :data:`NEIGHBOURS_FROM_C` prototypes (a step costs O(c k d)), all pairs below (many
-    restarts and, in low d, the exact LP polish pay off there)."""
-    if options.engine != "auto":
-        return options.engine
-    return "neighbours" if c >= NEIGHBOURS_FROM_C else "all-pairs"
-
 
 def optimizer_cost(d: int, c: int, device_type: str, engine: str, options: OptimizerOptions,
                    iters: int | None, warm: bool) -> Cost:
@@ -155,7 +144,7 @@ def decide(
     lowered by the model's error :data:`FIT_MARGIN`, beats the code's and its predicted time
     is within :data:`PATIENT_SECONDS`: never a run that is predicted to lose."""
     bound = max_cosine_bound(d, c)
-    engine = engine_for(d, c, options)
+    engine = options.engine  # the neighbour-list engine is opt-in (OptimizerOptions.engine)
     theorem = exact_construction_name(d, c)
     plan = None
     if known_codes and not theorem:
