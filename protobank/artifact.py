@@ -4,6 +4,9 @@ Writes are atomic: the file is written under a unique hidden temporary name in t
 folder, closed, re-opened and validated, then published with a hard link (no overwrite) or
 ``os.replace`` (overwrite). A crash, an error or Ctrl-C never leaves a partial file under the
 final name, and a published file is never opened for writing again.
+
+It is longer than the package's other modules on purpose: being the only module that opens
+HDF5, it holds the whole schema's reading and its checks in one place.
 """
 
 from __future__ import annotations
