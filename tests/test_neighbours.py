@@ -63,8 +63,8 @@ def test_never_returns_worse_than_its_start():
 
 
 def test_the_model_never_predicts_below_the_bound():
-    for d in (3, 4, 5, 8, 10, 32, 128, 768):
-        for c in (2 * d + 1, 1000, 10_000, 100_000, 1_000_000):
+    for d in (3, 4, 10, 128):
+        for c in (2 * d + 1, 1000, 10_000, 100_000):
             predicted = portfolio.predicted_optimizer_max_cosine(d, c)
             if predicted is not None:
                 assert predicted >= max_cosine_bound(d, c).value, (d, c)

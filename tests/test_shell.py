@@ -1,5 +1,6 @@
 """Handling artifacts from the shell: info, verify, export, methods, cache, help and --json."""
 
+import dataclasses
 import inspect
 import json
 import os
@@ -103,9 +104,11 @@ def test_methods_lists_the_real_parameters(run_cli):
     doc = _json(run_cli, "methods")
     assert doc["default"] == "minimax" and [m["name"] for m in doc["methods"]] == method_names()
     for m in doc["methods"]:
-        sig = inspect.signature(get_method(m["name"]).run).parameters
-        for p in m["parameters"]:
-            assert sig[p["name"]].default == p["default"]
+        method = get_method(m["name"])
+        sig = inspect.signature(method.run).parameters
+        options = {f.name: f.default for f in dataclasses.fields(method.options)} if method.options else {}
+        for p in m["parameters"]:  # each a keyword of run() or a field of its options, same default
+            assert (sig[p["name"]].default if p["name"] in sig else options[p["name"]]) == p["default"]
         assert "_" not in [p["name"] for p in m["parameters"]]
     gaussian = {p["name"]: p for p in next(m for m in doc["methods"] if m["name"] == "gaussian")["parameters"]}
     assert gaussian["t"] == {"name": "t", "type": "float", "default": 2.0}
