@@ -167,7 +167,7 @@ def load(
         ``method``) and default settings, publish into the cache and return it.
     allow_long : bool
         With ``generate``: start a run that ``protobank generate`` would announce as long
-        (:func:`protobank.generation.forecast`); without it such a run is refused.
+        (:func:`protobank.generation.plan_run`'s forecast); without it such a run is refused.
     verify : bool
         Check hashes (on by default).
 
@@ -196,39 +196,33 @@ def load(
     raise PrototypesNotFoundError(_not_found_message(d, c, method, sha256, searched))
 
 
-def long_run_refusal(d: int, c: int, method: str) -> str | None:
-    """The one-line refusal of a generation :func:`protobank.generation.forecast` predicts to
-    run long (the forecast ``protobank generate`` prints), or None when it is short."""
-    from .generation import forecast
-
-    warning = forecast(d, c, method=method)
-    if warning is None:
-        return None
-    return (f"not generating: {warning}; run `protobank generate --d {d} --c {c}` once to make it, "
-            "or pass allow_long=True (inspect --allow-long) to wait for it here")
-
-
 def generate_into_cache(d: int, c: int, *, method: str | None = None, allow_long: bool = False) -> Prototypes:
     """Generate (d, c) with the default settings into the cache once, even when several
     processes ask at the same time, and return it.
 
     The first process takes the cell's lock and generates; the others wait on the lock as
-    long as its holder lives and then find its artifact. A run predicted to be long is refused
-    (before any lock) unless ``allow_long``.
+    long as its holder lives and then find its artifact. The default method decides once
+    (:func:`protobank.generation.plan_run`): a run its forecast calls long (what ``protobank
+    generate`` announces) is refused unless ``allow_long``, and the run started is the one
+    forecast.
     """
     from .cache import cell_lock, publish
-    from .generation import generate
+    from .generation import generate, plan_run
     from .optimize import DEFAULT_METHOD
 
     wanted = method or DEFAULT_METHOD
-    refusal = None if allow_long else long_run_refusal(d, c, wanted)
+    decision = plan_run(d, c, method=wanted)
+    warning = None if decision is None or allow_long else decision.long_run_warning()
     with cell_lock(d, c, wanted) as root:
         entry = select([root], d, c, method=method)  # the caller's rule: a method named or not
         if entry is not None:
             return open_entry(entry)
-        if refusal is not None:
-            raise ResourceLimitError(refusal)
-        return open_entry(publish(generate(d, c, method=wanted, seed=DEFAULT_SEED), default=True))
+        if warning is not None:
+            raise ResourceLimitError(
+                f"not generating: {warning}; run `protobank generate --d {d} --c {c}` once to make it, "
+                "or pass allow_long=True (train/inspect --allow-long) to wait for it here"
+            )
+        return open_entry(publish(generate(d, c, method=wanted, seed=DEFAULT_SEED, decision=decision), default=True))
 
 
 def _not_found_message(d: int, c: int, method: str | None, sha256: str | None, searched: list[Path]) -> str:

@@ -42,6 +42,7 @@ def watch(monkeypatch):
             made.append((d, c, kwargs.get("method")))
             if not run:
                 raise AssertionError(f"generated d={d}, c={c}")
+            kwargs.pop("decision", None)  # made for the default iterations: decide again for 5
             return real(d, c, **{**kwargs, "iters": 5})
 
         monkeypatch.setattr(generation, "generate", short)
@@ -242,3 +243,14 @@ def test_several_marks_for_one_cell_still_fail_verify(run_cli):
     index.write_index(cache.cache_dir(), [*entries, dataclasses.replace(entry, default=True)])
     code, out, _ = run_cli("cache", "verify")
     assert code == 1 and "2 default entries" in out and a["content_sha256"] != entry.content_sha256
+
+
+def test_generate_into_cache_decides_once(monkeypatch):
+    """The forecast that may refuse a run and the run started are one decision."""
+    from protobank.optimize import portfolio
+
+    calls = []
+    real = portfolio.decide
+    monkeypatch.setattr(portfolio, "decide", lambda *a, **k: calls.append(a[:2]) or real(*a, **k))
+    assert protobank.load(3, 4, generate=True).c == 4
+    assert calls == [(3, 4)]
