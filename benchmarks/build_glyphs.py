@@ -21,16 +21,15 @@ Needs these Debian packages (with them, 112 usable families on Debian 12)::
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from font_trees import fc_list, publish_tree, refuse_existing
 
 CLASSES = "ABCDEFGHIJKLMNOPQRSTUVWXYZ23456789abefghijmnqrt&?@#%$"
 FONT_PACKAGES = (
@@ -51,11 +50,7 @@ EXCLUDE = re.compile(r"symbol|dingbat|d050000l|smallcaps|small caps|titling|unic
 SIZE = 32
 
 
-def fc_list(pattern: str, fmt: str) -> str:
-    try:
-        return subprocess.run(["fc-list", pattern, "--format", fmt], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        sys.exit("error: fc-list not found; run: apt-get install -y fontconfig " + " ".join(FONT_PACKAGES))
+INSTALL = "run: apt-get install -y fontconfig " + " ".join(FONT_PACKAGES)
 
 
 def find_fonts() -> dict[str, list[str]]:
@@ -64,8 +59,8 @@ def find_fonts() -> dict[str, list[str]]:
     Fonts that also draw CJK ideographs are left out: their Latin letters are mostly shared
     copies (one Japanese package alone names 122 families), and the benchmark's families
     should not depend on whether CJK fonts are installed."""
-    out = fc_list(":lang=en:outline=true", "%{family[0]}\t%{file}\n")
-    cjk = set(fc_list(":charset=4e00", "%{file}\n").splitlines())
+    out = fc_list(":lang=en:outline=true", "%{family[0]}\t%{file}\n", INSTALL)
+    cjk = set(fc_list(":charset=4e00", "%{file}\n", INSTALL).splitlines())
     families: dict[str, list[str]] = {}
     for line in out.splitlines():
         family, _, file = line.partition("\t")
@@ -155,19 +150,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--force", action="store_true", help="replace OUT if it exists")
     args = ap.parse_args()
-    if args.out.exists() and not args.force:
-        sys.exit(f"error: {args.out} exists; pass --force to replace it")
-    tmp = args.out.with_name(f".{args.out.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        manifest = build(tmp, per_font=args.per_font, max_files=args.max_files_per_family,
-                         test_share=args.test_share, seed=args.seed)  # fmt: skip
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-        if args.out.exists():
-            shutil.rmtree(args.out)
-        tmp.rename(args.out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    refuse_existing(args.out, args.force)
+    manifest = publish_tree(args.out, lambda folder: build(folder, per_font=args.per_font, max_files=args.max_files_per_family,
+                                                           test_share=args.test_share, seed=args.seed))  # fmt: skip
     fam = manifest["families"]
     print(f"{args.out}: {len(CLASSES)} classes; train {manifest['images']['train']} images from "
           f"{len(fam['train'])} families, test {manifest['images']['test']} images from {len(fam['test'])} "

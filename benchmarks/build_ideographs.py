@@ -35,12 +35,9 @@ from __future__ import annotations
 import argparse
 import bisect
 import bz2
-import json
 import os
 import random
 import re
-import shutil
-import subprocess
 import sys
 import time
 from functools import lru_cache
@@ -50,6 +47,8 @@ from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from font_trees import fc_list, publish_tree, refuse_existing
 
 FONT_PACKAGES = (
     "fonts-arphic-ukai fonts-arphic-uming fonts-arphic-bkai00mp fonts-arphic-bsmi00lp fonts-arphic-gbsn00lp "
@@ -121,13 +120,7 @@ def parse_charset(text: str, wanted: list[int]) -> frozenset[int]:
 
 def find_faces(wanted: list[int]) -> list[Face]:
     """Outline faces that map U+4E00 (the ideograph 'one'), with the code points of ``wanted`` they map."""
-    try:
-        out = subprocess.run(
-            ["fc-list", ":charset=4e00:outline=true", "--format", "%{family[0]}\t%{file}\t%{index}\t%{charset}\n"],
-            capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
-    except (OSError, subprocess.CalledProcessError):
-        sys.exit(f"error: fc-list not found; {HINT}")
+    out = fc_list(":charset=4e00:outline=true", "%{family[0]}\t%{file}\t%{index}\t%{charset}\n", HINT)
     faces = {}
     for line in out.splitlines():
         family, file, index, charset = line.split("\t")
@@ -279,21 +272,11 @@ def main() -> None:
         sys.exit("error: --classes must be at least 2, --per-font, --max-files-per-source and --workers at least 1")
     if not 0 < args.test_share < 1:
         sys.exit(f"error: --test-share must lie strictly between 0 and 1, got {args.test_share}")
-    if args.out.exists() and not args.force:
-        sys.exit(f"error: {args.out} exists; pass --force to replace it")
+    refuse_existing(args.out, args.force)
     start = time.perf_counter()
-    tmp = args.out.with_name(f".{args.out.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        manifest = build(tmp, n_classes=args.classes, per_font=args.per_font, max_files=args.max_files_per_source,
-                         test_share=args.test_share, seed=args.seed, workers=args.workers,
-                         min_sources=args.min_sources)  # fmt: skip
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
-        if args.out.exists():
-            shutil.rmtree(args.out)
-        tmp.rename(args.out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    manifest = publish_tree(args.out, lambda folder: build(
+        folder, n_classes=args.classes, per_font=args.per_font, max_files=args.max_files_per_source,
+        test_share=args.test_share, seed=args.seed, workers=args.workers, min_sources=args.min_sources))  # fmt: skip
     src = manifest["sources"]
     print(f"{args.out}: {args.classes} classes; train {manifest['images']['train']} images from "
           f"{len(src['train'])} typefaces, test {manifest['images']['test']} images from {len(src['test'])} "
