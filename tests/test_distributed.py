@@ -153,6 +153,21 @@ def test_evaluate_reproduces_a_two_process_cnn_run(tmp_path):
     assert result["recorded_test_top1"] == recorded and abs(result["test_top1"] - recorded) < 0.01
 
 
+def _start_training(command: list[str], env: dict[str, str], out: Path) -> subprocess.Popen:
+    """Start an endless training job and return its launcher once the job has written its first
+    checkpoint (training is under way); the launcher must not end before."""
+    import time
+
+    launcher = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 240
+    while not (out / "checkpoint.pt").exists():
+        if launcher.poll() is not None or time.monotonic() > deadline:
+            launcher.kill()
+            pytest.fail("the run did not start")
+        time.sleep(0.2)
+    return launcher
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
@@ -169,17 +184,12 @@ def test_a_killed_worker_ends_the_whole_run_in_bounded_time(tmp_path):
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PROTOBANK_CACHE_DIR": str(tmp_path / "cache")}
     out = tmp_path / "run"
-    launcher = subprocess.Popen(
+    launcher = _start_training(
         [*_torchrun(), "--standalone", "--nproc-per-node", "2", "-m", "protobank", "train", "--data", "features",
          "--data-path", _features(tmp_path / "a.npz"), "--dim", "8", "--epochs", "100000", "--batch-size", "16",
-         "--device", "cpu", "--out", str(out), "--no-progress"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+         "--device", "cpu", "--out", str(out), "--no-progress"], env, out,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 240
-        while not (out / "checkpoint.pt").exists():  # training is under way
-            assert launcher.poll() is None and time.monotonic() < deadline, "the run did not start"
-            time.sleep(0.2)
         workers = {int(dict(kv.split("=", 1) for kv in Path(f"/proc/{p}/environ").read_text().split("\0") if "=" in kv).get("RANK", -1)): p
                    for p in _children(launcher.pid)}  # fmt: skip
         assert set(workers) >= {0, 1}
@@ -229,17 +239,12 @@ def test_no_process_of_a_job_outlives_a_killed_rank(tmp_path):
     marker = uuid.uuid4().hex
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PROTOBANK_CACHE_DIR": str(tmp_path / "cache"), "PROTOBANK_TEST_JOB": marker}
     out = tmp_path / "run"
-    launcher = subprocess.Popen(
+    launcher = _start_training(
         [sys.executable, "-m", "protobank", "train", "--nproc-per-node", "2", "--data", "imagefolder",
          "--data-path", str(tmp_path / "img"), "--image-size", "16", "--workers", "1", "--dim", "8",
-         "--epochs", "100000", "--batch-size", "8", "--device", "cpu", "--out", str(out), "--no-progress"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+         "--epochs", "100000", "--batch-size", "8", "--device", "cpu", "--out", str(out), "--no-progress"], env, out,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 240
-        while not (out / "checkpoint.pt").exists():  # training is under way
-            assert launcher.poll() is None and time.monotonic() < deadline, "the run did not start"
-            time.sleep(0.2)
         ranks = {env["RANK"]: pid for pid, env in _job_processes(marker).items() if _parent(pid) == launcher.pid}
         assert set(ranks) == {"0", "1"}
         os.kill(ranks["1"], signal.SIGKILL)
