@@ -71,25 +71,19 @@ class TrainConfig:
         )  # fmt: skip
 
 
-#: The settings only a prototype head has; a softmax head trains without them.
+#: The settings only a prototype head under the cross-entropy uses (benchmarks compare runs without them).
 PROTOTYPE_ONLY = ("scale", "learn_scale", "bias", "margin", "margin_ramp_epochs")
 
 
 def effective_config(config: TrainConfig, *, prototype_head: bool) -> TrainConfig:
     """The settings a head trains with, as a new object (the caller's is left as it is): a
-    learned linear head has nothing to assign, always trains with cross-entropy and takes
-    none of the prototype head's scale settings (one changed from its default is refused)."""
+    learned linear head has nothing to assign and always trains with cross-entropy. Which of
+    the head's options a head takes is :class:`HeadLoss`'s check (a softmax head refuses the
+    prototype head's scale settings)."""
     config.check()
     if prototype_head:
-        config.head_options().check("prototypes")
         return dataclasses.replace(config)
-    defaults = TrainConfig()
-    given = [f"--{k.replace('_', '-')}" for k in PROTOTYPE_ONLY if getattr(config, k) != getattr(defaults, k)]
-    if given:
-        raise InvalidInputError(f"{', '.join(given)} set the prototype head; --head softmax takes only --long-tail")
-    effective = dataclasses.replace(config, assign="static", loss="ce")
-    effective.head_options().check("softmax")
-    return effective
+    return dataclasses.replace(config, assign="static", loss="ce")
 
 
 def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
