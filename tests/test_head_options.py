@@ -83,6 +83,26 @@ def test_learned_scale_is_log_parametrised_and_gets_a_gradient():
     assert adacos.scale.item() == pytest.approx(adacos_scale(C))  # AdaCos as the starting value
 
 
+def test_learned_scale_never_falls_below_its_start_and_can_grow():
+    """Uninformative features make the cross-entropy shrink the scale; a learned scale free to
+    follow collapses towards 0 and starves the backbone of gradient, so it is held at its start."""
+    head, loss = _loss(HeadOptions(loss="ce", scale=4.0, learn_scale=True))
+    optimizer = torch.optim.SGD(head.parameters(), lr=1.0)
+    features, labels = _batch()
+    for _ in range(3):  # random labels: the loss wants a smaller scale
+        optimizer.zero_grad()
+        loss(features, head(features), labels).backward()
+        assert float(head.log_scale.grad) > 0.0
+        optimizer.step()
+    assert head.scale.item() == pytest.approx(4.0)  # projected back onto its start at use
+    aligned = head.class_prototypes()[labels] * 3.0  # features on their own prototypes: confidence pays
+    for _ in range(3):
+        optimizer.zero_grad()
+        loss(aligned, head(aligned), labels).backward()
+        optimizer.step()
+    assert head.scale.item() > 4.5
+
+
 def test_adacos_scale_is_sqrt2_ln_c_minus_1():
     assert adacos_scale(53) == pytest.approx(math.sqrt(2) * math.log(52)) and adacos_scale(53) == pytest.approx(5.588, abs=1e-3)
     head = build_prototype_head(_prototypes(), HeadOptions(loss="ce", scale="adacos"))

@@ -29,7 +29,7 @@ def train(
     assign_init: str = typer.Option("means", "--assign-init", help="First assignment: means (untrained network's class means) or identity (label i -> prototype i)."),
     loss: Optional[str] = typer.Option(None, help="ipm (the paper's eq. 6: only the assigned prototype, O(batch d)) or ce (cross-entropy on every label's scaled cosine, O(batch c d)). Default: see docs/train.md."),
     scale: Optional[str] = typer.Option(None, help="--loss ce: scale of the cosines, a number, adacos (sqrt(2) ln(c-1)) or norm (dot product with the raw feature)."),
-    learn_scale: Optional[bool] = typer.Option(None, "--learn-scale/--no-learn-scale", help="--loss ce: learn the scale (as log s, no weight decay), starting from --scale."),
+    learn_scale: Optional[bool] = typer.Option(None, "--learn-scale/--no-learn-scale", help="--loss ce: learn the scale (as log s, no weight decay), starting from --scale and never below it."),
     bias: Optional[bool] = typer.Option(None, "--bias/--no-bias", help="--loss ce: a learned per-label bias, zero at the start."),
     margin: Optional[float] = typer.Option(None, help="--loss ce: cosine margin taken off the true label's cosine in training (CosFace), in [0, 1)."),
     margin_ramp_epochs: Optional[float] = typer.Option(None, "--margin-ramp-epochs", help="Ramp --margin linearly from 0 over this many epochs (0: the full margin from the start)."),

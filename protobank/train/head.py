@@ -32,8 +32,12 @@ class PrototypeHead(nn.Module):
       unnormalised feature (its norm acts as a per-sample scale).
     - ``learn_scale``: the scale is the parameter ``log_scale`` (``scale = exp(log_scale)``,
       starting at ``scale``), so the backbone's step size does not depend on the scale's value
-      and the scale stays positive. Keep weight decay off it (:func:`decay_groups`): decay
-      would pull it towards 1.
+      and the scale stays positive. It never goes below its start: each use first projects
+      ``log_scale`` back onto ``log(start)`` (as the paper re-normalises its prototypes after
+      each step). Free to shrink, it falls while the untrained features say nothing, and
+      near 0 it starves the backbone of gradient for good (3 of 36 runs stuck at chance on
+      the synthetic benchmark, docs/benchmarks.md). Keep weight decay off it
+      (:func:`decay_groups`): decay would pull it towards 1.
     - ``bias``: a learned per-label bias ``bias`` (c,), zero at the start. It is indexed by
       label, not by prototype row, so a re-assignment (:meth:`set_assignment`,
       ``DynamicAssigner``) leaves each label's bias where it is.
@@ -66,6 +70,7 @@ class PrototypeHead(nn.Module):
         self.uses_norm = scale == NORM_SCALE
         self.fixed_scale: float | None = None if self.uses_norm or learn_scale else float(scale)
         self.log_scale = nn.Parameter(torch.tensor(math.log(float(scale)))) if learn_scale else None
+        self.scale_floor: float | None = float(scale) if learn_scale else None
         self.bias = nn.Parameter(torch.zeros(vectors.shape[0])) if bias else None
 
     @property
@@ -79,7 +84,11 @@ class PrototypeHead(nn.Module):
     @property
     def scale(self) -> torch.Tensor | float | None:
         """The scale of the cosines: a float (fixed), a 0-d tensor (learned), None (``"norm"``)."""
-        return self.log_scale.exp() if self.log_scale is not None else self.fixed_scale
+        if self.log_scale is None:
+            return self.fixed_scale
+        with torch.no_grad():  # the projection onto [start, inf); exp's gradient does not need the old value
+            self.log_scale.clamp_(min=math.log(self.scale_floor))  # type: ignore[arg-type]
+        return self.log_scale.exp()
 
     def class_prototypes(self) -> torch.Tensor:
         """(c, d): row i is the prototype currently assigned to label i."""

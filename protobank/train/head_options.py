@@ -56,7 +56,7 @@ class HeadOptions:
     - ``scale``: the logits' scale under ``ce``: a number, ``adacos`` (sqrt(2) ln(c - 1)) or
       ``norm`` (dot product with the unnormalised feature, whose norm is the scale); None:
       :data:`DEFAULT_CE_SCALE`.
-    - ``learn_scale``: learn the scale (log-parametrised), starting from ``scale``.
+    - ``learn_scale``: learn the scale (log-parametrised), starting from ``scale``, never below it.
     - ``bias``: a learned per-label bias, zero at the start.
     - ``margin``, ``margin_ramp_epochs``: an additive cosine margin on the true label's logit
       in training (CosFace), ramped linearly from 0 over that many epochs (HeadLoss.margin).
