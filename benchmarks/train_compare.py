@@ -4,7 +4,7 @@ Usage: python benchmarks/train_compare.py --data fashion-mnist --dims 2 3 4 10 -
            --epochs 3 --json results.json
        python benchmarks/train_compare.py --data fashion-mnist --dims 10 --imbalance 0.01
        python benchmarks/train_compare.py --data imagefolder --data-path glyphs --dims 10 \
-           --modes dynamic dynamic-ce --set feature_bn=true --set warmup_epochs=1
+           --augment crop --no-flip --modes dynamic dynamic-ce --set feature_bn=true
 Prints one markdown table (mean and standard deviation of test top-1 and balanced top-1 over
 seeds) and, with --json, every run's metrics; runs already in that file (same d, head and
 settings) are not repeated, so one file can collect a whole grid of ablations.
@@ -53,6 +53,9 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="a TrainConfig field for every run, e.g. warmup_epochs=1 or feature_bn=true")  # fmt: skip
     ap.add_argument("--imbalance", type=float)
+    ap.add_argument("--augment", default="auto", choices=["auto", "crop", "resized-crop", "none"], help="image folders' training augmentation")
+    ap.add_argument("--workers", type=int, default=2, help="image folders: DataLoader processes")
+    ap.add_argument("--flip", action=argparse.BooleanOptionalAction, help="horizontal flips (default: the data's)")
     ap.add_argument("--json")
     args = ap.parse_args()
     reference = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr)
@@ -73,7 +76,8 @@ def main() -> None:
                 if any(r["dim"] == d and r["head"] == head and _used(head, r["config"]) == _used(head, asdict(cfg)) for r in runs):
                     continue
                 opts = RunOptions(data=args.data, data_path=args.data_path, dim=d, head=head, backbone=args.backbone,
-                                  imbalance=args.imbalance, config=cfg)
+                                  imbalance=args.imbalance, augment=args.augment, flip=args.flip, workers=args.workers,
+                                  config=cfg)
                 t0 = time.perf_counter()
                 m = run_training(opts, DistContext())
                 m.update(mode=mode, wall_seconds=time.perf_counter() - t0)
