@@ -17,7 +17,7 @@ import argparse
 import torch
 
 import protobank
-from protobank.train import Classifier, PrototypeHead, TrainConfig, Trainer, build_backbone
+from protobank.train import Classifier, TrainConfig, Trainer, build_backbone, build_prototype_head
 from protobank.train.data import Augmentation, InMemoryDataset
 
 
@@ -44,8 +44,9 @@ def main() -> None:
         seconds = {}
         for mode in ("static", "dynamic"):
             torch.manual_seed(0)
-            model = Classifier(build_backbone("cnn", data.input_shape, args.dim), PrototypeHead(prototypes))
-            trainer = Trainer(model, TrainConfig(epochs=args.epochs, batch_size=128, assign=mode))
+            config = TrainConfig(epochs=args.epochs, batch_size=128, assign=mode)
+            model = Classifier(build_backbone("cnn", data.input_shape, args.dim), build_prototype_head(prototypes, config.head_options()))
+            trainer = Trainer(model, config)
             final = trainer.fit(data).final
             seconds[mode] = final
         s, d = seconds["static"]["train_seconds"], seconds["dynamic"]

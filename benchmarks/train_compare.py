@@ -21,19 +21,24 @@ from dataclasses import asdict, fields, replace
 
 from protobank.train.distributed import DistContext
 from protobank.train.run import RunOptions, run_training
-from protobank.train.config import PROTOTYPE_ONLY
+from protobank.train.config import PROTOTYPE_ONLY, effective_config
 from protobank.train.head_options import parse_scale
 from protobank.train.trainer import TrainConfig
 
 #: mode -> (head, TrainConfig settings); --loss and --set apply on top (--loss to prototype heads).
-#: static and dynamic use the paper's eq. 6; the -ce modes the cross-entropy (--loss ce).
+#: The modes pin what they are named after, so their rows do not move with the package's
+#: defaults: softmax without a long-tail correction; static and dynamic with the paper's eq. 6;
+#: the -ce modes with 0.2's `--loss ce` (a fixed scale of 4, plain cross-entropy). `default` is
+#: the prototype head on the package's defaults (HeadOptions), whatever they are.
+CE_02 = {"loss": "ce", "scale": 4.0, "learn_scale": False, "long_tail": "none"}
 MODES: dict[str, tuple[str, dict]] = {
-    "softmax": ("softmax", {"assign": "static", "loss": "ce"}),
+    "softmax": ("softmax", {"assign": "static", "loss": "ce", "long_tail": "none"}),
     "static": ("prototypes", {"assign": "static", "loss": "ipm"}),
     "dynamic": ("prototypes", {"assign": "dynamic", "loss": "ipm"}),
     "dynamic-identity-start": ("prototypes", {"assign": "dynamic", "assign_init": "identity", "loss": "ipm"}),
-    "static-ce": ("prototypes", {"assign": "static", "loss": "ce"}),
-    "dynamic-ce": ("prototypes", {"assign": "dynamic", "loss": "ce"}),
+    "static-ce": ("prototypes", {"assign": "static", **CE_02}),
+    "dynamic-ce": ("prototypes", {"assign": "dynamic", **CE_02}),
+    "default": ("prototypes", {}),
 }
 DEFAULT_MODES = ["softmax", "static", "dynamic"]
 
@@ -59,7 +64,6 @@ def main() -> None:
     ap.add_argument("--json")
     args = ap.parse_args()
     reference = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr)
-    base = _apply(replace(reference), args.set)
     runs = []
     if args.json and os.path.exists(args.json):  # continue an interrupted benchmark
         with open(args.json) as f:
@@ -68,12 +72,13 @@ def main() -> None:
         for mode in args.modes:
             head, settings = MODES[mode]
             for seed in args.seeds:
-                cfg = replace(base, **settings, seed=seed)
+                cfg = _apply(replace(reference, **settings, seed=seed), args.set)
                 if head == "softmax":  # the prototype head's scale settings do not apply
                     cfg = replace(cfg, **{k: getattr(reference, k) for k in PROTOTYPE_ONLY})
                 if args.loss and head == "prototypes":
                     cfg.loss = args.loss
-                if any(r["dim"] == d and r["head"] == head and _used(head, r["config"]) == _used(head, asdict(cfg)) for r in runs):
+                used = _used(head, asdict(effective_config(cfg, prototype_head=head == "prototypes")))
+                if any(r["dim"] == d and r["head"] == head and _used(head, r["config"]) == used for r in runs):
                     continue
                 opts = RunOptions(data=args.data, data_path=args.data_path, dim=d, head=head, backbone=args.backbone,
                                   imbalance=args.imbalance, augment=args.augment, flip=args.flip, workers=args.workers,
@@ -104,23 +109,29 @@ def main() -> None:
 
 def _apply(cfg: TrainConfig, settings: list[str]) -> TrainConfig:
     """``cfg`` with each ``KEY=VALUE`` of ``settings`` set, the value parsed as the field's type."""
-    types = {f.name: type(getattr(cfg, f.name)) for f in fields(cfg)}
+    types = {f.name: str(f.type) for f in fields(cfg)}
     for item in settings:
         key, _, value = item.partition("=")
         if key not in types:
             raise SystemExit(f"error: --set {item}: unknown TrainConfig field; choose one of {', '.join(types)}")
         kind = types[key]
         if key == "scale":
-            setattr(cfg, key, parse_scale(value))
+            parsed: object = parse_scale(value)
+        elif kind.startswith("bool"):
+            parsed = value.lower() in ("1", "true", "yes")
+        elif kind.startswith(("float", "int")):
+            parsed = (float if kind.startswith("float") else int)(value)
         else:
-            setattr(cfg, key, value.lower() in ("1", "true", "yes") if kind is bool else kind(value))
+            parsed = value
+        setattr(cfg, key, parsed)
     return cfg
 
 
 def _label(run: dict, reference: TrainConfig) -> str:
     """A run's mode plus every setting (the seed aside) that differs from ``reference`` (the
     command line's epochs, batch size and learning rate) with the mode's settings applied."""
-    default = asdict(replace(reference, **MODES[run["mode"]][1]))
+    head, settings = MODES[run["mode"]]
+    default = asdict(effective_config(replace(reference, **settings), prototype_head=head == "prototypes"))
     diff = [f"{k}={v}" for k, v in _used(run["head"], run["config"]).items() if k != "seed" and v != default.get(k)]
     return " ".join([run["mode"], *diff])
 

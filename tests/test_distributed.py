@@ -16,7 +16,7 @@ import torch.multiprocessing as mp
 from torch import nn
 
 import protobank
-from protobank.train import Classifier, PrototypeHead, TrainConfig, Trainer, synthetic_mixture
+from protobank.train import Classifier, TrainConfig, Trainer, build_prototype_head, synthetic_mixture
 from protobank.train.distributed import DistContext, shutdown
 
 pytestmark = pytest.mark.distributed
@@ -52,8 +52,8 @@ def _run(ctx: DistContext, cache: str) -> dict:
     torch.manual_seed(0)
     # no batch norm: its per-rank statistics are the one thing DDP does not share
     backbone = nn.Sequential(nn.Linear(16, 32), nn.Tanh(), nn.Linear(32, 6))
-    head = PrototypeHead(protobank.load(d=6, c=12, generate=True))
     cfg = TrainConfig(epochs=EPOCHS, batch_size=32, lr=0.05, assign_every=0.5, seed=0)
+    head = build_prototype_head(protobank.load(d=6, c=12, generate=True), cfg.head_options())
     trainer = _RecordingTrainer(Classifier(backbone, head), cfg, ctx)
     trainer.fit(data)
     return {

@@ -21,11 +21,12 @@ from protobank.train import (
     ipm_loss,
     prototype_ce_loss,
 )
-from protobank.train.head_options import DEFAULT_CE_SCALE, parse_scale
+from protobank.train.head_options import parse_scale
 
 C, D = 7, 4
 OPTION_SETS = [
     HeadOptions(),
+    HeadOptions(loss="ipm"),
     HeadOptions(loss="ce"),
     HeadOptions(loss="ce", scale="adacos"),
     HeadOptions(loss="ce", scale=8.0, learn_scale=True, bias=True),
@@ -105,24 +106,37 @@ def test_learned_scale_never_falls_below_its_start_and_can_grow():
 
 def test_adacos_scale_is_sqrt2_ln_c_minus_1():
     assert adacos_scale(53) == pytest.approx(math.sqrt(2) * math.log(52)) and adacos_scale(53) == pytest.approx(5.588, abs=1e-3)
-    head = build_prototype_head(_prototypes(), HeadOptions(loss="ce", scale="adacos"))
+    head = build_prototype_head(_prototypes(), HeadOptions(loss="ce", scale="adacos", learn_scale=False))
     assert head.scale == pytest.approx(math.sqrt(2) * math.log(C - 1)) and list(head.parameters()) == []
     with pytest.raises(InvalidInputError, match="at least 3 classes"):
         adacos_scale(2)
 
 
-def test_default_scale_under_ce_matches_the_existing_ce_loss():
-    head, loss = _loss(HeadOptions(loss="ce"))
+def test_the_default_is_the_learned_adacos_scale_with_logit_adjustment():
+    assert HeadOptions().resolved() == HeadOptions(loss="ce", scale="adacos", learn_scale=True, long_tail="logit-adjust")
+    assert HeadOptions(scale="norm").resolved().learn_scale is False  # the feature norm is no parameter
+    assert HeadOptions(loss="ipm").resolved() == HeadOptions(loss="ipm", learn_scale=False, long_tail="none")
+    assert HeadOptions().resolved("softmax").long_tail == "logit-adjust"
+    head, loss = _loss(HeadOptions())
+    assert head.scale_floor == pytest.approx(adacos_scale(C)) and head.scale.item() == pytest.approx(adacos_scale(C))
     features, labels = _batch()
-    assert head.scale == DEFAULT_CE_SCALE
-    expected = prototype_ce_loss(features, labels, PrototypeHead(_prototypes()), DEFAULT_CE_SCALE)
+    logits = adacos_scale(C) * nn.functional.normalize(features, dim=1) @ head.class_prototypes().T
+    expected = nn.functional.cross_entropy(logits + COUNTS.float().log(), labels)
+    torch.testing.assert_close(loss(features, None, labels), expected)
+
+
+def test_fixed_scale_without_correction_matches_the_former_ce_loss():
+    head, loss = _loss(HeadOptions(loss="ce", scale=4.0, learn_scale=False, long_tail="none"))
+    features, labels = _batch()
+    assert head.scale == 4.0
+    expected = prototype_ce_loss(features, labels, PrototypeHead(_prototypes()))
     torch.testing.assert_close(loss(features, None, labels), expected)
     torch.testing.assert_close(loss(features, head(features), labels), expected)
 
 
 def test_logit_adjustment_is_the_cross_entropy_of_shifted_logits():
     features, labels = _batch()
-    head, loss = _loss(HeadOptions(loss="ce", bias=True, long_tail="logit-adjust", tau=0.5))
+    head, loss = _loss(HeadOptions(loss="ce", scale=4.0, learn_scale=False, bias=True, long_tail="logit-adjust", tau=0.5))
     with torch.no_grad():
         head.bias.copy_(torch.linspace(-1, 1, C))
     logits = head(features)
@@ -130,16 +144,16 @@ def test_logit_adjustment_is_the_cross_entropy_of_shifted_logits():
     expected = nn.functional.cross_entropy(logits + 0.5 * prior.log().float(), labels)
     torch.testing.assert_close(loss(features, logits, labels), expected)
     # tau = 1 is Ren et al.'s balanced softmax: log(count) in place of log(prior)
-    _, balanced = _loss(HeadOptions(loss="ce", bias=True, long_tail="logit-adjust"), head)
+    _, balanced = _loss(HeadOptions(loss="ce", scale=4.0, learn_scale=False, bias=True, long_tail="logit-adjust"), head)
     torch.testing.assert_close(balanced(features, logits, labels), nn.functional.cross_entropy(logits + COUNTS.float().log(), labels))
     # prediction is unchanged: the head's logits carry no prior
     cosines = nn.functional.normalize(features, dim=1) @ head.class_prototypes().T
-    torch.testing.assert_close(logits, DEFAULT_CE_SCALE * cosines + head.bias)
+    torch.testing.assert_close(logits, 4.0 * cosines + head.bias)
 
 
 def test_softmax_head_takes_the_long_tail_correction_only():
     head = SoftmaxHead(D, C)
-    loss = HeadLoss(head, HeadOptions(long_tail="logit-adjust"))  # loss=ipm does not apply to softmax
+    loss = HeadLoss(head, HeadOptions(loss="ipm", long_tail="logit-adjust"))  # loss=ipm does not apply to softmax
     loss.set_class_counts(COUNTS)
     features, labels = _batch()
     logits = head(features)
@@ -164,7 +178,7 @@ def test_margin_ramps_linearly_over_the_given_epochs():
 
 @pytest.mark.parametrize("scale", [6.0, "norm"])
 def test_margin_is_subtracted_from_the_true_cosine_only(scale):
-    head, loss = _loss(HeadOptions(loss="ce", scale=scale, margin=0.4, margin_ramp_epochs=2.0))
+    head, loss = _loss(HeadOptions(loss="ce", scale=scale, learn_scale=False, margin=0.4, margin_ramp_epochs=2.0, long_tail="none"))
     loss.set_progress(1.0)  # half-way: m = 0.2
     features, labels = _batch()
     cosines = nn.functional.normalize(features, dim=1) @ head.class_prototypes().T
@@ -176,7 +190,7 @@ def test_margin_is_subtracted_from_the_true_cosine_only(scale):
 
 
 def test_bias_stays_with_its_label_when_the_assignment_changes():
-    head = build_prototype_head(_prototypes(), HeadOptions(loss="ce", scale=2.0, bias=True))
+    head = build_prototype_head(_prototypes(), HeadOptions(loss="ce", scale=2.0, learn_scale=False, bias=True))
     with torch.no_grad():
         head.bias.copy_(torch.arange(C, dtype=torch.float32))
     perm = [6, 4, 5, 0, 1, 3, 2]
@@ -200,12 +214,12 @@ def test_state_dict_round_trip_with_learned_scale_and_bias():
     again.load_state_dict(state)
     torch.testing.assert_close(again(features), head(features), rtol=0, atol=0)
     with pytest.raises(RuntimeError, match="log_scale"):  # a head built without them refuses the state
-        build_prototype_head(_prototypes(), HeadOptions(loss="ce")).load_state_dict(state)
-    assert set(build_prototype_head(_prototypes(), HeadOptions()).state_dict()) == {"prototypes", "assignment"}
+        build_prototype_head(_prototypes(), HeadOptions(loss="ce", learn_scale=False)).load_state_dict(state)
+    assert set(build_prototype_head(_prototypes(), HeadOptions(loss="ipm")).state_dict()) == {"prototypes", "assignment"}
 
 
 def test_eq6_is_unchanged_and_computes_no_logits(monkeypatch):
-    head, loss = _loss(HeadOptions())
+    head, loss = _loss(HeadOptions(loss="ipm"))
     head.set_assignment([2, 0, 1, 4, 3, 6, 5])
     features, labels = _batch()
     z = nn.functional.normalize(features, dim=1)
@@ -228,7 +242,7 @@ def test_feature_norm_scale_is_the_dot_product():
 
 
 def test_decay_groups_exempt_the_heads_scale_and_bias():
-    head = build_prototype_head(_prototypes(), HeadOptions(loss="ce", learn_scale=True, bias=True))
+    head = build_prototype_head(_prototypes(), HeadOptions(loss="ce", bias=True))
     model = nn.Sequential(nn.Linear(3, D), head)
     decay, exempt = decay_groups(model, 5e-4)
     assert decay["weight_decay"] == 5e-4 and {id(p) for p in decay["params"]} == {id(p) for p in model[0].parameters()}
@@ -236,9 +250,9 @@ def test_decay_groups_exempt_the_heads_scale_and_bias():
 
 
 REFUSED = [
-    (HeadOptions(margin=0.2), "--loss ipm (eq. 6) takes no --margin"),
-    (HeadOptions(bias=True, long_tail="logit-adjust"), "takes no --bias, --long-tail"),
-    (HeadOptions(scale=4.0, learn_scale=True), "takes no --scale, --learn-scale"),
+    (HeadOptions(loss="ipm", margin=0.2), "--loss ipm (eq. 6) takes no --margin"),
+    (HeadOptions(loss="ipm", bias=True, long_tail="logit-adjust"), "takes no --bias, --long-tail"),
+    (HeadOptions(loss="ipm", scale=4.0, learn_scale=True), "takes no --scale, --learn-scale"),
     (HeadOptions(loss="ce", scale="norm", learn_scale=True), "--learn-scale needs a number"),
     (HeadOptions(loss="ce", scale=0.0), "--scale must be a positive number"),
     (HeadOptions(loss="ce", scale=-2.0), "--scale must be a positive number"),
@@ -249,7 +263,8 @@ REFUSED = [
     (HeadOptions(loss="ce", margin=math.nan), "--margin must be"),
     (HeadOptions(loss="ce", margin_ramp_epochs=3.0), "--margin-ramp-epochs ramps a --margin"),
     (HeadOptions(loss="ce", margin=0.2, margin_ramp_epochs=-1.0), "--margin-ramp-epochs must be"),
-    (HeadOptions(loss="ce", tau=2.0), "--tau weighs"),
+    (HeadOptions(loss="ce", long_tail="none", tau=2.0), "--tau weighs"),
+    (HeadOptions(loss="ipm", tau=2.0), "--tau weighs"),
     (HeadOptions(loss="ce", long_tail="logit-adjust", tau=0.0), "--tau must be a positive number"),
     (HeadOptions(loss="ce", long_tail="balanced"), "--long-tail must be none or logit-adjust"),
     (HeadOptions(loss="eq6"), "--loss must be ipm or ce"),
@@ -270,8 +285,9 @@ def test_nonsense_combinations_are_refused_in_one_line(options, message):
     [
         (PrototypeHead(_prototypes()), HeadOptions(loss="ce")),  # scale 1, not the options' 4
         (PrototypeHead(_prototypes(), scale=4.0), HeadOptions(loss="ce", bias=True)),
-        (PrototypeHead(_prototypes(), scale=4.0, learn_scale=True), HeadOptions(loss="ce")),
-        (PrototypeHead(_prototypes(), bias=True), HeadOptions()),
+        (PrototypeHead(_prototypes(), scale=4.0, learn_scale=True), HeadOptions(loss="ce", scale=4.0, learn_scale=False)),
+        (PrototypeHead(_prototypes(), scale=4.0, learn_scale=True), HeadOptions()),  # learned from 4, not AdaCos
+        (PrototypeHead(_prototypes(), bias=True), HeadOptions(loss="ipm")),
     ],
 )
 def test_loss_refuses_a_head_built_with_other_options(head, options):
@@ -286,10 +302,28 @@ def test_long_tail_needs_the_class_counts_at_loss_time():
     features, labels = _batch()
     with pytest.raises(InvalidInputError, match="needs the training class counts"):
         loss(features, head(features), labels)
-    with pytest.raises(InvalidInputError, match="class 2 has no sample"):
-        loss.set_class_counts([5, 4, 0, 3, 2, 1, 1])
+    with pytest.raises(InvalidInputError, match="must be >= 0"):
+        loss.set_class_counts([5, 4, -1, 3, 2, 1, 1])
     with pytest.raises(InvalidInputError, match="one per label"):
         loss.set_class_counts([5, 4])
+
+
+def test_a_class_without_training_samples_drops_out_of_the_adjusted_softmax():
+    options = HeadOptions(loss="ce", scale=4.0, learn_scale=False, long_tail="logit-adjust")
+    head = build_prototype_head(_prototypes(), options)
+    loss = HeadLoss(head, options)
+    counts = torch.tensor([5, 4, 0, 3, 2, 1, 1])
+    loss.set_class_counts(counts)
+    features, labels = _batch()
+    labels[labels == 2] = 0  # as in the training data
+    logits = head(features)
+    value = loss(features, logits, labels)
+    keep = counts > 0
+    shifted = (logits + counts.clamp(min=1).float().log())[:, keep]
+    expected = nn.functional.cross_entropy(shifted, torch.searchsorted(keep.nonzero().flatten(), labels))
+    torch.testing.assert_close(value, expected)
+    value.backward()
+    assert torch.isfinite(features.grad).all()
 
 
 def test_parse_scale_reads_the_flag():

@@ -58,7 +58,7 @@ def test_resume_refuses_any_changed_setting_by_name(run_cli, tmp_path):
         (("--imbalance", "0.5"), "imbalance=None (now 0.5)"),
         (("--assign-every", "0.5"), "assign_every=1.0 (now 0.5)"),
         (("--amp", "bf16"), "amp='off' (now 'bf16')"),
-        (("--loss", "ce"), "loss='ipm' (now 'ce')"),
+        (("--loss", "ipm"), "loss='ce' (now 'ipm')"),
         (("--data-path", _features(tmp_path / "b.npz", seed=1)), "b.npz"),
     ):
         extra = extra if "--data-path" in extra else (*extra, "--data-path", data)

@@ -21,6 +21,7 @@ from protobank.train import (
     TrainConfig,
     Trainer,
     build_backbone,
+    build_prototype_head,
     ipm_loss,
     long_tail,
     synthetic_mixture,
@@ -76,8 +77,9 @@ def _tiny(head_kind="prototypes", assign="dynamic", epochs=3, seed=0, **kw):
     data = synthetic_mixture(super_classes=3, classes_per_super=4, dim=16, train_per_class=60, test_per_class=30, seed=seed)
     torch.manual_seed(seed)
     backbone = build_backbone("mlp", data.input_shape, 6)
-    head = PrototypeHead(protobank.load(d=6, c=12, generate=True)) if head_kind == "prototypes" else SoftmaxHead(6, 12)
     cfg = TrainConfig(epochs=epochs, batch_size=32, lr=0.05, assign=assign, seed=seed, **kw)
+    prototypes = protobank.load(d=6, c=12, generate=True)
+    head = build_prototype_head(prototypes, cfg.head_options()) if head_kind == "prototypes" else SoftmaxHead(6, 12)
     return Trainer(Classifier(backbone, head), cfg), data
 
 
@@ -117,8 +119,9 @@ def test_resume_against_other_prototypes_fails_loudly(tmp_path):
     trainer, data = _tiny(epochs=1)
     trainer.fit(data, checkpoint=tmp_path / "c.pt")
     other = build_backbone("mlp", data.input_shape, 6)
-    rotated = PrototypeHead(torch.from_numpy(np.roll(protobank.load(d=6, c=12, generate=True).vectors, 1, axis=0)))
-    stranger = Trainer(Classifier(other, rotated), TrainConfig(epochs=2, batch_size=32))
+    config = TrainConfig(epochs=2, batch_size=32)
+    rotated = build_prototype_head(torch.from_numpy(np.roll(protobank.load(d=6, c=12, generate=True).vectors, 1, axis=0)), config.head_options())
+    stranger = Trainer(Classifier(other, rotated), config)
     with pytest.raises(ProtobankError, match="prototypes sha256"):
         stranger.load(tmp_path / "c.pt")
 
@@ -302,13 +305,14 @@ def test_every_train_option_survives_torchrun_parser():
 
 def test_a_trainer_leaves_the_callers_config_as_it_is():
     """One config object for a softmax run and then a prototype run: the second must train the
-    prototype head as configured (dynamic assignment, eq. 6), not as the softmax head did."""
+    prototype head as configured (dynamic assignment, its own loss settings), not as the softmax head did."""
     data = synthetic_mixture(super_classes=3, classes_per_super=4, dim=16, train_per_class=10, test_per_class=5)
     cfg = TrainConfig(epochs=1, batch_size=32)
     softmax = Trainer(Classifier(build_backbone("mlp", data.input_shape, 6), SoftmaxHead(6, 12)), cfg)
     assert (softmax.config.assign, softmax.config.loss) == ("static", "ce")  # what it trains with
     assert cfg == TrainConfig(epochs=1, batch_size=32)
-    head = PrototypeHead(protobank.load(d=6, c=12, generate=True))
+    cfg.loss = "ipm"
+    head = build_prototype_head(protobank.load(d=6, c=12, generate=True), cfg.head_options())
     prototypes = Trainer(Classifier(build_backbone("mlp", data.input_shape, 6), head), cfg)
     assert prototypes.assigner is not None and (prototypes.config.assign, prototypes.config.loss) == ("dynamic", "ipm")
 

@@ -50,8 +50,10 @@ def main() -> None:
 
     torch.manual_seed(0)  # every rank starts from the same weights
     backbone = nn.Sequential(nn.Linear(16, 64), nn.ReLU(), nn.Linear(64, args.dim)).to(device)
-    # eq. 6, the paper's loss; other options, e.g. HeadOptions(loss="ce", scale="adacos", bias=True),
-    # need no other change here: a learned scale or bias sits in `classifier` with the backbone
+    # the default: cross-entropy on the cosines times a learned scale (from AdaCos's), logit-adjusted
+    # by the class counts; other options, e.g. HeadOptions(loss="ipm") for the paper's eq. 6 or
+    # HeadOptions(bias=True), need no other change here: a learned scale or bias sits in
+    # `classifier` with the backbone
     options = HeadOptions()
     head = build_prototype_head(protobank.load(d=args.dim, c=data.num_classes, generate=True), options).to(device)
     classifier = Classifier(backbone, head)  # forward: (features, logits)

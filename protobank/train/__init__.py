@@ -1,7 +1,7 @@
 """The training companion (imports torch): fixed prototypes, the dynamic label-to-prototype
 assignment of Saadabadi et al. (CVPR 2024, eq. 6-9), and the pieces to use them in any loop.
 
->>> options = HeadOptions()                                  # eq. 6; or loss="ce", scale=..., bias=...
+>>> options = HeadOptions()                                  # the default; or loss="ipm" (eq. 6), scale=...
 >>> head = build_prototype_head(protobank.load(d=64, c=100), options)  # buffers: prototypes, assignment
 >>> loss_fn = HeadLoss(head, options)
 >>> assigner = DynamicAssigner(head, every=len(loader), ctx=init_distributed())  # eq. 8, eq. 9 per epoch

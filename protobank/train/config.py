@@ -29,15 +29,16 @@ class TrainConfig:
     assign_init: str = "means"  # means: first assignment from the untrained network; identity
     init_batches: int = 50  # batches of the untrained network's features for assign_init=means
     tracker_momentum: float = 0.9
-    # the head's scale and loss (HeadOptions documents each; the softmax head always uses ce)
-    loss: str = "ipm"  # ipm (eq. 6) | ce
-    scale: float | str | None = None  # a number, adacos or norm; None: DEFAULT_CE_SCALE under ce
-    learn_scale: bool = False
-    bias: bool = False
-    margin: float = 0.0
-    margin_ramp_epochs: float = 0.0
-    long_tail: str = "none"  # none | logit-adjust
-    tau: float = 1.0
+    # the head's scale and loss: HeadOptions documents each and holds the defaults (the
+    # softmax head always uses ce)
+    loss: str = HeadOptions.loss  # ipm (eq. 6) | ce
+    scale: float | str | None = HeadOptions.scale  # a number, adacos or norm; None: the loss's default
+    learn_scale: bool | None = HeadOptions.learn_scale
+    bias: bool = HeadOptions.bias
+    margin: float = HeadOptions.margin
+    margin_ramp_epochs: float = HeadOptions.margin_ramp_epochs
+    long_tail: str | None = HeadOptions.long_tail  # none | logit-adjust
+    tau: float = HeadOptions.tau
     warmup_epochs: float = 0.0  # linear learning-rate warm-up before the cosine decay
     feature_bn: bool = False  # batch norm (no affine) on the d features, before any head
     seed: int = 0
@@ -77,13 +78,15 @@ PROTOTYPE_ONLY = ("scale", "learn_scale", "bias", "margin", "margin_ramp_epochs"
 
 def effective_config(config: TrainConfig, *, prototype_head: bool) -> TrainConfig:
     """The settings a head trains with, as a new object (the caller's is left as it is): a
-    learned linear head has nothing to assign and always trains with cross-entropy. Which of
+    learned linear head has nothing to assign and always trains with cross-entropy; the head
+    options left at None take their loss's defaults, so a run records what it used. Which of
     the head's options a head takes is :class:`HeadLoss`'s check (a softmax head refuses the
     prototype head's scale settings)."""
     config.check()
-    if prototype_head:
-        return dataclasses.replace(config)
-    return dataclasses.replace(config, assign="static", loss="ce")
+    if not prototype_head:
+        config = dataclasses.replace(config, assign="static", loss="ce")
+    head = config.head_options().resolved("prototypes" if prototype_head else "softmax")
+    return dataclasses.replace(config, scale=head.scale, learn_scale=head.learn_scale, long_tail=head.long_tail)
 
 
 def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:

@@ -8,7 +8,7 @@ goes with the options is :class:`protobank.train.loss.HeadLoss`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -16,14 +16,23 @@ from ..errors import InvalidInputError
 from ..prototypes import Prototypes
 from .head import NORM_SCALE, PrototypeHead, is_valid_scale
 
-#: The cross-entropy's scale of the cosines (inverse temperature) when no ``--scale`` is given.
-#: 4 beat 16 on the glyph and synthetic benchmarks and on Fashion-MNIST at d = 3, not at d = 2
-#: (docs/benchmarks.md).
-DEFAULT_CE_SCALE = 4.0
 #: ``--scale adacos``: the fixed AdaCos scale sqrt(2) ln(c - 1) (Zhang et al. 2019).
 ADACOS = "adacos"
 LOSSES = ("ipm", "ce")
 LONG_TAIL = ("none", "logit-adjust")
+
+# The default head and loss, chosen by measurement on six benchmarks (docs/benchmarks.md,
+# "Choosing the default"); an option left at None takes these under its loss.
+#: The loss when none is given.
+DEFAULT_LOSS = "ce"
+#: The cross-entropy's scale of the cosines when no ``--scale`` is given (its start when learned).
+DEFAULT_CE_SCALE: float | str = ADACOS
+#: Whether the cross-entropy's scale is learned when ``--learn-scale`` is not given (a ``norm``
+#: scale is never learned).
+DEFAULT_LEARN_SCALE = True
+#: The long-tail correction of the cross-entropy (both heads) when ``--long-tail`` is not given.
+#: Under balanced training classes it changes nothing: the priors are equal.
+DEFAULT_LONG_TAIL = "logit-adjust"
 
 
 def adacos_scale(num_classes: int) -> float:
@@ -49,13 +58,14 @@ def _bad_scale(value: object) -> InvalidInputError:
 
 @dataclass(frozen=True)
 class HeadOptions:
-    """How the prototype head scores features and how it is trained.
+    """How the prototype head scores features and how it is trained. A field left at None takes
+    the default of its loss (:meth:`resolved`): the ``DEFAULT_*`` values above under ``ce``,
+    none of the scale settings under ``ipm``.
 
-    - ``loss``: ``ipm`` (eq. 6: only the assigned prototype, ``O(batch d)`` per step whatever
-      c) or ``ce`` (cross-entropy on every label's logit, ``O(batch c d)``).
+    - ``loss``: ``ce`` (cross-entropy on every label's logit, ``O(batch c d)``) or ``ipm``
+      (eq. 6: only the assigned prototype, ``O(batch d)`` per step whatever c).
     - ``scale``: the logits' scale under ``ce``: a number, ``adacos`` (sqrt(2) ln(c - 1)) or
-      ``norm`` (dot product with the unnormalised feature, whose norm is the scale); None:
-      :data:`DEFAULT_CE_SCALE`.
+      ``norm`` (dot product with the unnormalised feature, whose norm is the scale).
     - ``learn_scale``: learn the scale (log-parametrised), starting from ``scale``, never below it.
     - ``bias``: a learned per-label bias, zero at the start.
     - ``margin``, ``margin_ramp_epochs``: an additive cosine margin on the true label's logit
@@ -63,19 +73,31 @@ class HeadOptions:
     - ``long_tail``: ``logit-adjust`` adds ``tau * log(prior)`` to the logits in the training
       loss (Menon et al. 2021); with ``tau`` = 1 this is the balanced softmax of Ren et al.
       (2020), whose ``log(count)`` differs from ``log(prior)`` by a constant the softmax
-      ignores. Prediction stays the argmax of the unadjusted logits.
+      ignores. Prediction stays the argmax of the unadjusted logits. ``none``: plain
+      cross-entropy.
 
     Under ``ipm`` the head's logits serve prediction only (scale 1, no bias).
     """
 
-    loss: str = "ipm"
+    loss: str = DEFAULT_LOSS
     scale: float | str | None = None
-    learn_scale: bool = False
+    learn_scale: bool | None = None
     bias: bool = False
     margin: float = 0.0
     margin_ramp_epochs: float = 0.0
-    long_tail: str = "none"
+    long_tail: str | None = None
     tau: float = 1.0
+
+    def resolved(self, head: str = "prototypes") -> "HeadOptions":
+        """These options with every None replaced by its loss's default for ``head``
+        (``prototypes`` or ``softmax``); given values are kept, so :meth:`check` still sees them."""
+        if head == "softmax":  # a learned linear head: cross-entropy, only the long-tail correction
+            return replace(self, learn_scale=bool(self.learn_scale), long_tail=_given(self.long_tail, DEFAULT_LONG_TAIL))
+        if self.loss != "ce":
+            return replace(self, learn_scale=bool(self.learn_scale), long_tail=_given(self.long_tail, "none"))
+        scale = _given(self.scale, DEFAULT_CE_SCALE)
+        learn = _given(self.learn_scale, DEFAULT_LEARN_SCALE and scale != NORM_SCALE)
+        return replace(self, scale=scale, learn_scale=learn, long_tail=_given(self.long_tail, DEFAULT_LONG_TAIL))
 
     def check(self, head: str = "prototypes") -> None:
         """Refuse values out of range and combinations that make no sense, one line each.
@@ -91,11 +113,11 @@ class HeadOptions:
             raise InvalidInputError(f"--margin must be a cosine margin in [0, 1), got {self.margin}")
         if not (self.margin_ramp_epochs >= 0.0 and math.isfinite(self.margin_ramp_epochs)):
             raise InvalidInputError(f"--margin-ramp-epochs must be a number of epochs >= 0, got {self.margin_ramp_epochs}")
-        if self.long_tail not in LONG_TAIL:
+        if self.long_tail is not None and self.long_tail not in LONG_TAIL:
             raise InvalidInputError(f"--long-tail must be none or logit-adjust, got {self.long_tail!r}")
         if not (self.tau > 0.0 and math.isfinite(self.tau)):
             raise InvalidInputError(f"--tau must be a positive number, got {self.tau}")
-        if self.tau != 1.0 and self.long_tail == "none":
+        if self.tau != 1.0 and self.resolved(head).long_tail == "none":
             raise InvalidInputError("--tau weighs the --long-tail logit-adjust correction: give --long-tail logit-adjust or drop --tau")
         if self.margin_ramp_epochs > 0.0 and self.margin == 0.0:
             raise InvalidInputError("--margin-ramp-epochs ramps a --margin: give --margin or drop --margin-ramp-epochs")
@@ -111,17 +133,16 @@ class HeadOptions:
         """The ``scale`` a :class:`PrototypeHead` gets: a number, or ``norm``."""
         if self.loss == "ipm":
             return 1.0  # eq. 6 ignores the logits; they only rank the labels
-        if self.scale is None:
-            return DEFAULT_CE_SCALE
-        return adacos_scale(num_classes) if self.scale == ADACOS else self.scale
+        scale = self.resolved().scale
+        return adacos_scale(num_classes) if scale == ADACOS else scale  # type: ignore[return-value]
 
     def check_head(self, head: PrototypeHead) -> None:
         """Refuse a head that :func:`build_prototype_head` would not build from these options
         (a learned scale or bias it lacks, or another scale under ``ce``)."""
-        scale = self.head_scale(head.num_classes)
-        fixed = None if scale == NORM_SCALE or self.learn_scale else float(scale)
-        wanted = (scale == NORM_SCALE, self.learn_scale, self.bias, fixed if self.loss == "ce" else None)
-        built = (head.uses_norm, head.log_scale is not None, head.bias is not None, head.fixed_scale if self.loss == "ce" else None)
+        scale, learn = self.head_scale(head.num_classes), bool(self.resolved().learn_scale)
+        start = None if scale == NORM_SCALE or self.loss != "ce" else float(scale)  # fixed, or a learned one's start
+        wanted = (scale == NORM_SCALE, learn, self.bias, start)
+        built = (head.uses_norm, head.log_scale is not None, head.bias is not None, None if self.loss != "ce" else (head.scale_floor if learn else head.fixed_scale))
         if built != wanted:
             raise InvalidInputError("the head does not have these options' scale and bias: build it with build_prototype_head(prototypes, options)")
 
@@ -129,10 +150,10 @@ class HeadOptions:
         """Which of ``flags`` differ from their defaults."""
         given = {
             "--scale": self.scale is not None,
-            "--learn-scale": self.learn_scale,
+            "--learn-scale": bool(self.learn_scale),
             "--bias": self.bias,
             "--margin": self.margin != 0.0,
-            "--long-tail": self.long_tail != "none",
+            "--long-tail": self.long_tail not in (None, "none"),
         }
         return [flag for flag in flags if given[flag]]
 
@@ -141,4 +162,8 @@ def build_prototype_head(prototypes: Prototypes | torch.Tensor, options: HeadOpt
     """A :class:`PrototypeHead` on ``prototypes`` (fixed buffers) with ``options``' scale and bias."""
     options.check()
     c = int(prototypes.c if isinstance(prototypes, Prototypes) else torch.as_tensor(prototypes).shape[0])
-    return PrototypeHead(prototypes, scale=options.head_scale(c), learn_scale=options.learn_scale, bias=options.bias)
+    return PrototypeHead(prototypes, scale=options.head_scale(c), learn_scale=bool(options.resolved().learn_scale), bias=options.bias)
+
+
+def _given(value, default):
+    return default if value is None else value

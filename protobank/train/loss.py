@@ -15,9 +15,9 @@ from torch import nn
 
 from ..errors import InvalidInputError
 from .head import PrototypeHead, SoftmaxHead
-from .head_options import DEFAULT_CE_SCALE, HeadOptions
+from .head_options import HeadOptions
 
-__all__ = ["DEFAULT_CE_SCALE", "HeadLoss", "ipm_loss", "prototype_ce_loss"]
+__all__ = ["HeadLoss", "ipm_loss", "prototype_ce_loss"]
 
 
 def ipm_loss(features: torch.Tensor, labels: torch.Tensor, head: PrototypeHead) -> torch.Tensor:
@@ -30,11 +30,12 @@ def ipm_loss(features: torch.Tensor, labels: torch.Tensor, head: PrototypeHead) 
 
 
 def prototype_ce_loss(
-    features: torch.Tensor, labels: torch.Tensor, head: PrototypeHead, scale: float = DEFAULT_CE_SCALE
+    features: torch.Tensor, labels: torch.Tensor, head: PrototypeHead, scale: float = 4.0
 ) -> torch.Tensor:
     """Cross-entropy on ``scale``-times the cosines to the (fixed) assigned prototypes, whatever
-    the head's own scale: :class:`HeadLoss` with ``HeadOptions(loss="ce", scale=scale)`` and no
-    other option, kept for loops written against it.
+    the head's own scale: :class:`HeadLoss` with ``HeadOptions(loss="ce", scale=scale,
+    learn_scale=False, long_tail="none")``, kept (with 0.2's scale of 4) for loops written
+    against it.
 
     Unlike eq. 6 it pushes a feature away from the wrong prototypes, and its pull does not
     vanish for a feature far from its own."""
@@ -66,12 +67,12 @@ class HeadLoss:
     """
 
     def __init__(self, head: PrototypeHead | SoftmaxHead, options: HeadOptions | None = None) -> None:
-        self.options = options or HeadOptions()
-        if isinstance(head, SoftmaxHead):
-            self.options.check("softmax")
-        else:
-            self.options.check()
-            self.options.check_head(head)
+        options = options or HeadOptions()
+        kind = "softmax" if isinstance(head, SoftmaxHead) else "prototypes"
+        options.check(kind)
+        if kind == "prototypes":
+            options.check_head(head)  # type: ignore[arg-type]
+        self.options = options.resolved(kind)
         self.head = head
         self.kind = "ce" if isinstance(head, SoftmaxHead) else self.options.loss
         self.progress = 0.0
@@ -84,14 +85,15 @@ class HeadLoss:
         self.progress = float(epochs)
 
     def set_class_counts(self, counts: np.ndarray | torch.Tensor | list[int]) -> None:
-        """The training class counts, in label order (the priors of the logit adjustment)."""
+        """The training class counts, in label order (the priors of the logit adjustment). A
+        class without training samples has prior 0: the adjusted training softmax leaves it
+        out (its logit gets -inf there, so no sample pushes it down); prediction still scores it."""
         counts = torch.as_tensor(np.asarray(counts), dtype=torch.float64)
         c = self.head.num_classes
         if counts.shape != (c,):
             raise InvalidInputError(f"class counts must be one per label ({c}), got shape {tuple(counts.shape)}")
-        if self.options.long_tail != "none" and not bool((counts >= 1).all()):
-            missing = int((counts < 1).nonzero()[0, 0])
-            raise InvalidInputError(f"--long-tail logit-adjust needs every class in the training data; class {missing} has no sample")
+        if not bool((counts >= 0).all()) or not float(counts.sum()) > 0:
+            raise InvalidInputError("class counts must be >= 0 with at least one sample")
         self.log_prior = (counts / counts.sum()).log().to(torch.float32)
 
     @property
