@@ -108,8 +108,7 @@ def test_adacos_scale_is_sqrt2_ln_c_minus_1():
     assert adacos_scale(53) == pytest.approx(math.sqrt(2) * math.log(52)) and adacos_scale(53) == pytest.approx(5.588, abs=1e-3)
     head = build_prototype_head(_prototypes(), HeadOptions(loss="ce", scale="adacos", learn_scale=False))
     assert head.scale == pytest.approx(math.sqrt(2) * math.log(C - 1)) and list(head.parameters()) == []
-    with pytest.raises(InvalidInputError, match="at least 3 classes"):
-        adacos_scale(2)
+    assert adacos_scale(2) == adacos_scale(3) == pytest.approx(math.sqrt(2) * math.log(2))  # the rule's 0 at c = 2 is no scale
 
 
 def test_the_default_is_the_learned_adacos_scale_with_logit_adjustment():

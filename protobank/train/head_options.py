@@ -36,10 +36,12 @@ DEFAULT_LONG_TAIL = "logit-adjust"
 
 
 def adacos_scale(num_classes: int) -> float:
-    """The fixed AdaCos scale ``sqrt(2) * ln(c - 1)``: 5.59 for c = 53, 9.77 for c = 1000."""
-    if num_classes < 3:
-        raise InvalidInputError(f"--scale adacos needs at least 3 classes (sqrt(2) ln(c - 1) is 0 at c = 2), got {num_classes}")
-    return math.sqrt(2.0) * math.log(num_classes - 1)
+    """The fixed AdaCos scale ``sqrt(2) * ln(c - 1)``: 5.59 for c = 53, 9.77 for c = 1000. The
+    rule gives 0 at c = 2, no scale at all; there it takes c = 3's value, sqrt(2) ln 2 = 0.98
+    (a learned scale, the default, grows from it)."""
+    if num_classes < 2:
+        raise InvalidInputError(f"a classifier needs at least 2 classes, got {num_classes}")
+    return math.sqrt(2.0) * math.log(max(num_classes - 1, 2))
 
 
 def parse_scale(text: str) -> float | str:
