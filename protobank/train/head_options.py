@@ -21,8 +21,8 @@ ADACOS = "adacos"
 LOSSES = ("ipm", "ce")
 LONG_TAIL = ("none", "logit-adjust")
 
-# The default head and loss, chosen by measurement on six benchmarks (docs/benchmarks.md,
-# "Choosing the default"); an option left at None takes these under its loss.
+# The default head and loss, chosen by measurement on seven benchmarks (docs/benchmarks.md,
+# "Choosing the default head and loss"); an option left at None takes these under its loss.
 #: The loss when none is given.
 DEFAULT_LOSS = "ce"
 #: The cross-entropy's scale of the cosines when no ``--scale`` is given (its start when learned).
