@@ -25,7 +25,7 @@ from protobank.train.config import PROTOTYPE_ONLY, effective_config
 from protobank.train.head_options import parse_scale
 from protobank.train.trainer import TrainConfig
 
-#: mode -> (head, TrainConfig settings); --loss and --set apply on top (--loss to prototype heads).
+#: mode -> (head, TrainConfig settings); --set applies on top (e.g. --set loss=ce).
 #: The modes pin what they are named after, so their rows do not move with the package's
 #: defaults: softmax without a long-tail correction; static and dynamic with the paper's eq. 6;
 #: the -ce modes with 0.2's `--loss ce` (a fixed scale of 4, plain cross-entropy). `default` is
@@ -54,7 +54,6 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--lr", type=float, default=0.1)
     ap.add_argument("--backbone")
-    ap.add_argument("--loss", choices=["ipm", "ce"], help="loss of the prototype heads (default: the mode's)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="a TrainConfig field for every run, e.g. warmup_epochs=1 or feature_bn=true")  # fmt: skip
     ap.add_argument("--imbalance", type=float)
@@ -75,8 +74,6 @@ def main() -> None:
                 cfg = _apply(replace(reference, **settings, seed=seed), args.set)
                 if head == "softmax":  # the prototype head's scale settings do not apply
                     cfg = replace(cfg, **{k: getattr(reference, k) for k in PROTOTYPE_ONLY})
-                if args.loss and head == "prototypes":
-                    cfg.loss = args.loss
                 used = _used(head, asdict(effective_config(cfg, prototype_head=head == "prototypes")))
                 if any(r["dim"] == d and r["head"] == head and _used(head, r["config"]) == used for r in runs):
                     continue

@@ -74,7 +74,7 @@ class HeadLoss:
             options.check_head(head)  # type: ignore[arg-type]
         self.options = options.resolved(kind)
         self.head = head
-        self.kind = "ce" if isinstance(head, SoftmaxHead) else self.options.loss
+        self.kind = "ce" if kind == "softmax" else self.options.loss
         self.progress = 0.0
         self.log_prior: torch.Tensor | None = None
 
