@@ -1,18 +1,19 @@
 """Plot time and max cosine against c (1,000 to 1,000,000) for a few d: both optimizer engines,
 the best code and the bound.
 
-Usage: python benchmarks/plot_scale.py --d 10 64 128 768 --out docs/optimizer_scale.png [--measured m.json]
+Usage: python benchmarks/plot_scale.py --d 10 64 128 768 --out docs/optimizer_scale.png
 Lines are the models (planning and forecasting build nothing): the all-pairs engine's and the
-neighbour engine's predicted CPU seconds (their cost models), the fitted optimizer max cosine
-(the portfolio's model, never below the bound), the best code's proven max cosine and the bound.
-``--measured`` adds measured points: a JSON list of {"d", "c", "engine", "seconds", "max_cosine"}.
-The growth exponent of each engine's predicted time against c is printed per d.
+near-pair engine's predicted CPU seconds (their cost models), the optimizer's predicted max
+cosine (the portfolio's prediction: a measured cell's value, else the fit, never below the
+bound), the best code's proven max cosine and the bound. Points are the measured runs of
+protobank/optimize/measured.csv (max cosine, and seconds where recorded). The growth exponent
+of each engine's predicted time against c is printed per d.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import csv
 import math
 
 import matplotlib
@@ -21,7 +22,7 @@ import numpy as np
 from protobank.bounds import max_cosine_bound
 from protobank.codes.plan import best_plan
 from protobank.optimize.options import OptimizerOptions
-from protobank.optimize.portfolio import optimizer_cost, predicted_optimizer_max_cosine
+from protobank.optimize.portfolio import MEASURED, optimizer_cost, predicted_optimizer_max_cosine
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -31,9 +32,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--d", type=int, nargs="+", default=[10, 64, 128, 768])
     ap.add_argument("--out", required=True)
-    ap.add_argument("--measured", default=None)
     args = ap.parse_args()
-    measured = json.load(open(args.measured)) if args.measured else []
+    with MEASURED.open(newline="") as f:
+        measured = [{"d": int(r["d"]), "c": int(r["c"]), "engine": r["engine"], "max_cosine": float(r["max_cosine"]),
+                     "seconds": float(r["seconds"]) if r["seconds"] else None} for r in csv.DictReader(f)]
     cs = [int(c) for c in np.unique(np.logspace(3, 6, 25).round())]
     opts = OptimizerOptions()
     fig, axes = plt.subplots(2, len(args.d), figsize=(4.6 * len(args.d), 7.5), squeeze=False)
@@ -42,19 +44,20 @@ def main() -> None:
         plans = [best_plan(d, c) for c in cs]
         for engine, style in (("all-pairs", "--"), ("neighbours", "-")):
             secs = [optimizer_cost(d, c, "cpu", engine, opts, None, warm=p is not None).seconds for c, p in zip(cs, plans)]
-            bottom.plot(cs, secs, style, label=f"{engine} engine (predicted, CPU)")
+            bottom.plot(cs, secs, style, label=f"{'near-pair' if engine == 'neighbours' else engine} engine (predicted, CPU)")
             slope = math.log(secs[-1] / secs[-9]) / math.log(cs[-1] / cs[-9])
             print(f"d={d} {engine}: predicted time grows as c^{slope:.2f} from c = {cs[-9]:,} to {cs[-1]:,}")
         top.step([c for c, p in zip(cs, plans) if p], [p.max_cosine for p in plans if p], where="post",
                  label="best catalogue code (proven)")
         fit = [predicted_optimizer_max_cosine(d, c) for c in cs]
-        top.plot(cs, fit, "--", label="optimizer (fitted model)")
+        top.plot(cs, fit, "--", label="optimizer (predicted)")
         top.plot(cs, [max_cosine_bound(d, c).value for c in cs], "k:", label="bound")
         for engine, marker in (("all-pairs", "s"), ("neighbours", "o")):
             pts = [m for m in measured if m["d"] == d and m["engine"] == engine]
             if pts:
                 top.plot([m["c"] for m in pts], [m["max_cosine"] for m in pts], marker, label=f"{engine} (measured)")
-                bottom.plot([m["c"] for m in pts], [m["seconds"] for m in pts], marker, label=f"{engine} (measured)")
+                timed = [m for m in pts if m["seconds"] is not None]
+                bottom.plot([m["c"] for m in timed], [m["seconds"] for m in timed], marker, label=f"{engine} (measured)")
         for ax in (top, bottom):
             ax.set_xscale("log")
             ax.grid(alpha=0.3)

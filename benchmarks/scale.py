@@ -51,7 +51,7 @@ def main() -> None:
     if engine == "all-pairs":
         result = optimize(args.d, args.c, seed=args.seed, iters=args.iters, device=str(dev), progress=progress,
                           options=options)
-        value = certify(result.vectors, 8, dev, BLOCK_ELEMENTS[dev.type]).max_cosine
+        value = certify(result.vectors, dev, BLOCK_ELEMENTS[dev.type]).max_cosine
     else:
         rows, kind = (plan.build(), f"code {plan.name}") if plan is not None else best_start(args.d, args.c, args.seed)
         result = optimize_neighbours(rows, cost.steps, options, device=dev, warm=kind != "random", seed=args.seed,

@@ -13,7 +13,7 @@ from protobank.codes.plan import best_plan
 from protobank.measure import geometry
 from protobank.optimize import get_method, portfolio
 from protobank.optimize.base import MethodResult, random_unit_rows
-from protobank.optimize.neighbours import all_pairs_neighbours, certify, optimize_neighbours, refresh_neighbours
+from protobank.optimize.neighbours import all_pairs_neighbours, certify, optimize_neighbours, threshold_pairs
 from protobank.optimize.options import OptimizerOptions
 from protobank.optimize.starts import fibonacci_sphere
 
@@ -29,15 +29,18 @@ def test_blocked_neighbour_lists_are_the_exact_nearest():
     np.testing.assert_allclose(np.take_along_axis(g, nbr, 1), want, atol=1e-6)
 
 
-def test_refresh_finds_neighbours_of_neighbours_and_never_lists_a_row_itself():
-    x = torch.as_tensor(random_unit_rows((300, 4), 2), dtype=torch.float32)
-    exact = all_pairs_neighbours(x, 6, 10**9)
-    scrambled = exact[torch.randperm(300, generator=torch.Generator().manual_seed(0))]
-    fixed = refresh_neighbours(x, exact, 5000)
-    assert not (fixed == torch.arange(300)[:, None]).any()
-    assert all(len(set(row.tolist())) == 6 for row in fixed)
-    assert torch.equal(fixed.sort(1).values, exact.sort(1).values)  # exact lists stay exact
-    assert not (refresh_neighbours(x, scrambled, 5000) == torch.arange(300)[:, None]).any()
+def test_the_pair_set_is_every_pair_above_its_threshold():
+    x = random_unit_rows((300, 5), 2)
+    pairs, tau = threshold_pairs(torch.as_tensor(x, dtype=torch.float32), 12, block_elements=1500)
+    g = x @ x.T
+    np.fill_diagonal(g, -np.inf)
+    assert tau == pytest.approx(np.median(np.sort(g[:5], axis=1)[:, -12]), abs=1e-6)  # the first block's 5 rows
+    rows = np.repeat(np.arange(300), np.diff(pairs.crow_indices().numpy()))
+    listed = set(zip(rows.tolist(), pairs.col_indices().tolist()))
+    want = set(zip(*np.nonzero(g > tau + 1e-6)))
+    assert want <= listed and all(g[i, j] > tau - 1e-6 for i, j in listed)
+    assert all((j, i) in listed for i, j in listed) and not any(i == j for i, j in listed)
+    assert len(listed) == len(rows)  # no pair twice
 
 
 @pytest.mark.parametrize("d,c,start", [(8, 400, "random"), (3, 500, "spiral")])
@@ -49,9 +52,16 @@ def test_certified_max_cosine_is_the_all_pairs_measurement(d, c, start):
     assert r.params["certified_max_cosine"] < r.params["start_max_cosine"]
 
 
+def test_a_seeded_run_is_bitwise_reproducible():
+    x = random_unit_rows((400, 8), 3)
+    runs = [optimize_neighbours(x, 40, OptimizerOptions(neighbours=8), device=CPU, warm=False) for _ in range(2)]
+    assert np.array_equal(runs[0].vectors, runs[1].vectors)
+    assert runs[0].params["rebuilds"] >= 2  # the set was rebuilt as the rows moved
+
+
 def test_certify_is_exact_on_a_code_with_many_tied_pairs():
     rows = best_plan(8, 240).build()  # E8: 240 points, every row has 56 pairs at exactly 0.5
-    assert certify(rows, 4, CPU, 10**6).max_cosine == pytest.approx(0.5, abs=1e-15)
+    assert certify(rows, CPU, 10**6, k=4).max_cosine == pytest.approx(0.5, abs=1e-15)
 
 
 def test_never_returns_worse_than_its_start():
@@ -82,11 +92,11 @@ def test_no_optimizer_run_that_is_predicted_to_lose(d, c, device, monkeypatch):
         assert "not_run" in result.params["candidates"]["optimizer"]
 
 
-def test_the_neighbour_engine_starts_from_the_code(monkeypatch):
-    assert portfolio.decide(32, 5000, "cpu").engine == "all-pairs"  # opt-in until it matches all-pairs
-    options = OptimizerOptions(engine="neighbours")
-    dec = portfolio.decide(32, 5000, "cpu", options=options)
-    assert dec.engine == "neighbours" and dec.run_optimizer and dec.plan is not None
+def test_the_engine_predicted_sooner_runs_and_starts_from_rows_predicted_better(monkeypatch):
+    assert portfolio.decide(32, 1000, "cpu", known_codes=False).engine == "all-pairs"
+    dec = portfolio.decide(32, 5000, "cpu")
+    assert dec.engine == "neighbours" and dec.run_optimizer
+    assert dec.plan.max_cosine > dec.predicted_optimizer  # the code is predicted to lose: random rows
     seen = {}
 
     def fake(start, steps, options, **kw):
@@ -94,9 +104,13 @@ def test_the_neighbour_engine_starts_from_the_code(monkeypatch):
         return MethodResult(start, {}, steps)
 
     monkeypatch.setattr(portfolio, "optimize_neighbours", fake)
-    result = portfolio.run_minimax(32, 5000, device="cpu", engine="neighbours")
+    result = portfolio.run_minimax(32, 5000, device="cpu")
+    assert not seen["warm"] and np.array_equal(seen["start"], random_unit_rows((5000, 32), 0))
+    assert result.params["construction"] == dec.plan.name  # random rows lose to the code, which is kept
+    # a code at least as good as the prediction is the start
+    monkeypatch.setattr(portfolio, "optimizer_prediction", lambda d, c: portfolio.Prediction(0.49, 0.05, "fit"))
+    portfolio.run_minimax(32, 5000, device="cpu", engine="neighbours")
     assert seen["warm"] and np.array_equal(seen["start"], dec.plan.build())
-    assert result.params["construction"] == dec.plan.name  # a tie goes to the code
 
 
 def test_options_are_declared_once_and_checked():

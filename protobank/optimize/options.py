@@ -9,7 +9,7 @@ from typing import Any
 
 from ..errors import InvalidInputError
 
-ENGINES = ("all-pairs", "neighbours")
+ENGINES = ("auto", "all-pairs", "neighbours")
 
 
 def _doc(text: str, default: Any) -> Any:
@@ -21,7 +21,7 @@ def _doc(text: str, default: Any) -> Any:
 class OptimizerOptions:
     """How the optimizer runs; every field has a default that depends on nothing else."""
 
-    engine: str = _doc("all-pairs, or neighbours (O(c k d) a step; not yet the default: it has not matched all-pairs' max cosine)", "all-pairs")
+    engine: str = _doc("auto (the one predicted to finish sooner), all-pairs (O(c^2 d) a step), or neighbours (O(c k d) a step)", "auto")
     restarts: int | None = _doc("all-pairs engine: restarts run as one batch (default from d, c and device)", None)
     polish: bool | None = _doc("all-pairs engine: LP polish of the best candidates (default: d <= 4, c d <= 1000)", None)
     beta_start: float = _doc("first sharpness of the smoothed maximum", 10.0)
@@ -30,9 +30,8 @@ class OptimizerOptions:
     lr: float | None = _doc("Adam step size (default 0.03 min(1, sqrt(32 / d)))", None)
     patience: int | None = _doc("all-pairs engine: sharpening steps without gain before it stops", None)
     tol: float = _doc("all-pairs engine: the least gain that counts for patience", 1e-7)
-    neighbours: int = _doc("neighbours engine: pairs per point, k", 16)
-    refresh_every: int = _doc("neighbours engine: steps between refreshes of the neighbour lists", 10)
-    rebuild_every: int | None = _doc("neighbours engine: steps between all-pairs rebuilds of the lists (default about c / 4k)", None)
+    neighbours: int = _doc("neighbours engine: near pairs per point, about k (the pair set's threshold is the median row's k-th largest cosine)", 256)
+    rebuild_every: int | None = _doc("neighbours engine: fewest steps between all-pairs rebuilds of the pair set (default: as many as one rebuild costs)", None)
     warm_noise: float = _doc("neighbours engine: nudge of a code start off its zero padding and ties", 1e-3)
 
     def __post_init__(self) -> None:
@@ -42,7 +41,7 @@ class OptimizerOptions:
             raise InvalidInputError(f"restarts must be >= 1, got {self.restarts}")
         if not 0 < self.beta_start <= self.beta_mid <= self.beta_end:
             raise InvalidInputError("need 0 < beta_start <= beta_mid <= beta_end")
-        for name in ("neighbours", "refresh_every", "rebuild_every"):
+        for name in ("neighbours", "rebuild_every"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise InvalidInputError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.lr is not None and not self.lr > 0:

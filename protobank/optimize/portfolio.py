@@ -7,9 +7,13 @@
 3. The minimax optimizer, run only where it can win: where no code fits, or where a model
    fitted to its measured results, lowered by the model's measured error, beats the plan and
    its predicted time stays within :data:`PATIENT_SECONDS` (past that a code answers in
-   seconds; ``known_codes=false`` runs the optimizer alone). The engine is the all-pairs one
-   (:mod:`.minimax`); ``engine=neighbours`` (:mod:`.neighbours`, O(c k d) a step, started from
-   the code's rows where one fits) is opt-in until it matches the all-pairs engine's results.
+   seconds; ``known_codes=false`` runs the optimizer alone). Its engine is the one predicted to
+   finish sooner: the all-pairs engine (:mod:`.minimax`, restarts and polish) up to a few
+   thousand points, the near-pair engine (:mod:`.neighbours`, O(c k d) a step) above. The
+   near-pair engine starts from the code's rows where the code is at least as good as the
+   optimizer's predicted result, else from the spiral in d = 3 or random rows: a code far
+   above the prediction is a poor local optimum (many pairs tied at its max cosine) that the
+   steps cannot leave, and it stays a candidate anyway.
 
 The lower max cosine wins; a tie goes to the more uniform set. ``method_params`` records
 which construction won, the candidates, the bound and the gap to it; a winning plan is stored
@@ -18,28 +22,34 @@ whole, so the vectors rebuild exactly from it.
 
 from __future__ import annotations
 
+import csv
+import functools
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..bounds import Bound, max_cosine_bound
 from ..errors import InvalidInputError
 from .base import Method, MethodResult, ProgressCallback, register, resolve_device
-from .minimax import exact_construction, exact_construction_name, optimize, schedule
+from .minimax import PHASE_SECONDS, exact_construction, exact_construction_name, optimize, schedule
 from .neighbours import Cost, neighbour_schedule, optimize_neighbours
 from .options import OptimizerOptions
 from .starts import best_start
 
-# The all-pairs optimizer's max cosine, fitted on its measured results for c >= 4d, d >= 8 (the
-# bank's cells and the scale runs of docs/benchmarks.md): log m = a + b log(bound) + e log d,
-# within about 10% on every fitted cell (FIT_MARGIN).
-OPTIMIZER_FIT = (-0.18276, 0.82122, 0.07143)
-# The model's measured error in the optimizer's favour: on no measured cell did the optimizer
-# beat the fit by more than 7.4% ((64, 1000): 0.1467 against 0.1575). It runs only where the
-# fit, lowered by this much, beats the best code, so a run predicted to lose is never started.
-# The fit is the all-pairs engine's; the neighbour engine (opt-in) starts from the code and
-# returns it when it cannot improve on it.
-FIT_MARGIN = 0.075
+# The optimizer's max cosine (the engine the default runs at each cell, on a CPU) where it was
+# measured: d, c, engine, max cosine and where it comes from, one cell a row.
+MEASURED = Path(__file__).with_name("measured.csv")
+# A cell's own measurement predicts a new run within run-to-run differences (seeds, versions).
+MEASURED_MARGIN = 0.03
+# Elsewhere, a fit of those measurements for c >= 4d, d >= 8:
+# log m = a + b log(bound) + e log d (benchmarks/optimizer_fit.py prints it).
+OPTIMIZER_FIT = (-0.23164, 0.86194, 0.11527)
+# The fit's measured error in the optimizer's favour: on no measured cell did the optimizer
+# beat it by more than 12.3% ((100, 1000): 0.0959 against 0.1093). The optimizer runs only
+# where its prediction, lowered by the margin, beats the best code: a run predicted to lose is
+# never started, and a run that could win is not skipped.
+FIT_MARGIN = 0.125
 # Past this predicted time an exact code is kept even where the fit expects the optimizer to
 # beat it: a default that can answer in seconds never starts an hours-long run on its own.
 # ``-p known_codes=false`` runs the optimizer alone, however long it takes.
@@ -53,14 +63,44 @@ TIE = 1e-9
 LONG_RUN_SECONDS = 60.0
 
 
-def predicted_optimizer_max_cosine(d: int, c: int) -> float | None:
-    """The optimizer's expected max cosine from :data:`OPTIMIZER_FIT`, never below the bound
-    (None where the bound gives nothing to fit on)."""
+@dataclass(frozen=True)
+class Prediction:
+    """The optimizer's expected max cosine for a cell, and the margin it may beat it by."""
+
+    value: float
+    margin: float
+    source: str  # "measured" or "fit"
+
+
+@functools.cache
+def _measured() -> dict[tuple[int, int], float]:
+    """The measured max cosines of the engine the default runs on each cell (CPU)."""
+    with MEASURED.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    out = {}
+    for r in rows:
+        d, c = int(r["d"]), int(r["c"])
+        if r["engine"] == choose_engine(d, c, "cpu", OptimizerOptions(), None, warm=False)[0]:
+            out[(d, c)] = float(r["max_cosine"])
+    return out
+
+
+def optimizer_prediction(d: int, c: int) -> Prediction | None:
+    """The optimizer's expected max cosine: the cell's measurement where there is one, else
+    :data:`OPTIMIZER_FIT` never below the bound (None where the bound gives nothing to fit on)."""
+    if (d, c) in _measured():
+        return Prediction(_measured()[(d, c)], MEASURED_MARGIN, "measured")
     bound = max_cosine_bound(d, c)
     if bound.exact or bound.value <= 0:
         return None
     a, b, e = OPTIMIZER_FIT
-    return max(bound.value, math.exp(a + b * math.log(bound.value) + e * math.log(d)))
+    return Prediction(max(bound.value, math.exp(a + b * math.log(bound.value) + e * math.log(d))), FIT_MARGIN, "fit")
+
+
+def predicted_optimizer_max_cosine(d: int, c: int) -> float | None:
+    """The value of :func:`optimizer_prediction` (None where there is none)."""
+    p = optimizer_prediction(d, c)
+    return None if p is None else p.value
 
 
 def measured_rows(d: int, c: int) -> int | None:
@@ -134,6 +174,26 @@ def optimizer_cost(d: int, c: int, device_type: str, engine: str, options: Optim
     return Cost(2 * sched.iters, sched.seconds, sched.bytes)
 
 
+def _starts_from_code(plan: Any, predicted: float | None) -> bool:
+    """Whether the near-pair engine starts from the plan's rows: where the code is at least as
+    good as the optimizer's predicted result (random rows would be predicted to end worse)."""
+    return plan is not None and (predicted is None or plan.max_cosine <= predicted)
+
+
+def choose_engine(d: int, c: int, device_type: str, options: OptimizerOptions, iters: int | None,
+            warm: bool) -> tuple[str, Cost]:
+    """The engine ``options.engine`` names, or under ``auto`` the all-pairs engine while it
+    stays within its own phase budget or is predicted sooner (its restarts and polish serve
+    small c), else the near-pair engine; with its cost."""
+    if options.engine != "auto":
+        return options.engine, optimizer_cost(d, c, device_type, options.engine, options, iters, warm)
+    all_pairs = optimizer_cost(d, c, device_type, "all-pairs", options, iters, warm)
+    near = optimizer_cost(d, c, device_type, "neighbours", options, iters, warm)
+    if all_pairs.seconds <= max(near.seconds, 2 * PHASE_SECONDS[device_type]):
+        return "all-pairs", all_pairs
+    return "neighbours", near
+
+
 def decide(
     d: int, c: int, device_type: str, *, known_codes: bool = True, iters: int | None = None,
     options: OptimizerOptions = OptimizerOptions(),
@@ -144,24 +204,25 @@ def decide(
     lowered by the model's error :data:`FIT_MARGIN`, beats the code's and its predicted time
     is within :data:`PATIENT_SECONDS`: never a run that is predicted to lose."""
     bound = max_cosine_bound(d, c)
-    engine = options.engine  # the neighbour-list engine is opt-in (OptimizerOptions.engine)
     theorem = exact_construction_name(d, c)
     plan = None
     if known_codes and not theorem:
         from ..codes.plan import best_plan
 
         plan = best_plan(d, c)
-    cost = optimizer_cost(d, c, device_type, engine, options, iters, warm=plan is not None or d == 3)
+    prediction = optimizer_prediction(d, c)
+    predicted = None if prediction is None else prediction.value
+    warm = d == 3 or _starts_from_code(plan, predicted)
+    engine, cost = choose_engine(d, c, device_type, options, iters, warm)
     args = (d, c, device_type, known_codes, iters, options, bound)
     if theorem:
         return Decision(*args, theorem, None, engine, cost, None, False)
-    predicted = predicted_optimizer_max_cosine(d, c)
     if plan is None:
         run = True
     elif plan.max_cosine <= bound.value + TIE or cost.seconds > PATIENT_SECONDS[device_type]:
         run = False  # the plan meets the bound, or the run is past patience
     else:
-        run = predicted is None or predicted * (1 - FIT_MARGIN) < plan.max_cosine
+        run = prediction is None or prediction.value * (1 - prediction.margin) < plan.max_cosine
     return Decision(*args, None, plan, engine, cost, predicted, run)
 
 
@@ -237,7 +298,7 @@ def _run_engine(dec: Decision, seed: int, iters: int | None, dev, progress, opts
     """The decided optimizer engine; the neighbour engine starts from the code when there is one."""
     if dec.engine == "all-pairs":
         return optimize(dec.d, dec.c, seed=seed, iters=iters, device=str(dev), progress=progress, options=opts)
-    if code is not None:
+    if _starts_from_code(dec.plan, dec.predicted_optimizer):
         start, kind = code, f"code {dec.plan.name}"
     else:
         start, kind = best_start(dec.d, dec.c, seed)
