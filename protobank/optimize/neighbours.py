@@ -95,9 +95,9 @@ def neighbour_schedule(d: int, c: int, device_type: str, options: OptimizerOptio
     passes = 3 + steps // gap
     seconds = steps * step + passes * _pass_seconds(d, c, device_type)
     # rows, start and certified rows in float64; rows, Adam's moments, gradient, best rows and
-    # the last rebuild's rows in float32; the pair set (two int64 indices and two float32
-    # values a pair, built from about 2 k pairs a row while a pass runs); one block of cosines
-    nbytes = 2 * 8 * c * d + 6 * 4 * c * d + 2 * 24 * c * k + 3 * 4 * BLOCK_ELEMENTS[device_type]
+    # the last rebuild's rows in float32; the pair set with a step's sparse products (56 bytes
+    # a pair: 52 measured between c = 30,000 and 60,000 at d = 10); one block of cosines
+    nbytes = 2 * 8 * c * d + 6 * 4 * c * d + 56 * c * k + 3 * 4 * BLOCK_ELEMENTS[device_type]
     return Cost(steps, seconds, nbytes)
 
 
