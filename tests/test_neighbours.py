@@ -72,6 +72,14 @@ def test_never_returns_worse_than_its_start():
     assert geometry(r.vectors).max_cosine <= 0.5 + 1e-12
 
 
+def test_a_measured_cell_is_predicted_by_its_measurement_and_others_by_the_fit():
+    measured = portfolio.optimizer_prediction(32, 1000)
+    assert (measured.value, measured.margin, measured.source) == (0.26596, portfolio.MEASURED_MARGIN, "measured")
+    fitted = portfolio.optimizer_prediction(33, 1000)
+    assert fitted.source == "fit" and fitted.margin == portfolio.FIT_MARGIN
+    assert fitted.value == pytest.approx(measured.value, rel=0.1)
+
+
 def test_the_model_never_predicts_below_the_bound():
     for d in (3, 4, 10, 128):
         for c in (2 * d + 1, 1000, 10_000, 100_000):
@@ -84,7 +92,8 @@ def test_the_model_never_predicts_below_the_bound():
 def test_no_optimizer_run_that_is_predicted_to_lose(d, c, device, monkeypatch):
     dec = portfolio.decide(d, c, device)
     assert dec.plan is not None and not dec.run_optimizer
-    assert dec.predicted_optimizer * (1 - portfolio.FIT_MARGIN) >= dec.plan.max_cosine
+    prediction = portfolio.optimizer_prediction(d, c)
+    assert prediction.value * (1 - prediction.margin) >= dec.plan.max_cosine
     if device == "cpu":
         monkeypatch.setattr(portfolio, "optimize", lambda *a, **k: pytest.fail("optimizer ran"))
         result = portfolio.run_minimax(d, c, device="cpu")

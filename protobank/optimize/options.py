@@ -21,7 +21,7 @@ def _doc(text: str, default: Any) -> Any:
 class OptimizerOptions:
     """How the optimizer runs; every field has a default that depends on nothing else."""
 
-    engine: str = _doc("auto (the one predicted to finish sooner), all-pairs (O(c^2 d) a step), or neighbours (O(c k d) a step)", "auto")
+    engine: str = _doc("auto (all-pairs while it keeps to its own budget or is predicted sooner, else neighbours), all-pairs (O(c^2 d) a step, restarts and polish), or neighbours (near pairs only, O(c k d) a step)", "auto")
     restarts: int | None = _doc("all-pairs engine: restarts run as one batch (default from d, c and device)", None)
     polish: bool | None = _doc("all-pairs engine: LP polish of the best candidates (default: d <= 4, c d <= 1000)", None)
     beta_start: float = _doc("first sharpness of the smoothed maximum", 10.0)
