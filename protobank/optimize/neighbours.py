@@ -92,7 +92,8 @@ def neighbour_schedule(d: int, c: int, device_type: str, options: OptimizerOptio
     step = _step_seconds(d, c, k, device_type)
     steps = iters if iters is not None else int(min(MAX_STEPS, max(MIN_STEPS, STEP_SECONDS[device_type] / step)))
     gap = rebuild_gap(d, c, k, device_type, options)
-    passes = 3 + steps // gap
+    # the start's certificate, the first set, the rebuilds after it, the last set, the certificate
+    passes = 4 + (steps - 1) // gap
     seconds = steps * step + passes * _pass_seconds(d, c, device_type)
     # rows, start and certified rows in float64; rows, Adam's moments, gradient, best rows and
     # the last rebuild's rows in float32; the pair set with a step's sparse products (56 bytes
