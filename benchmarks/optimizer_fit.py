@@ -1,10 +1,10 @@
 """Refit the portfolio's model of the optimizer's max cosine on measured results.
 
-Usage: python benchmarks/optimizer_fit.py [--csv protobank/optimize/measured.csv]
+Usage: python benchmarks/optimizer_fit.py
 
-Reads the measured results (d, c, engine, max cosine), keeps the rows of the engine the
-default runs at that cell on a CPU (``decide``), fits log m = a + b log(bound) + e log d by
-least squares on the cells with c >= 4d and d >= 8 (where the bound is informative), and
+Takes the measured runs of protobank/optimize/measured.csv made by the engine the default
+runs on their cell on a CPU (``default_engine_runs``), fits log m = a + b log(bound) + e log d
+by least squares on the cells with c >= 4d and d >= 8 (where the bound is informative), and
 prints the fit, each cell's relative error, and the two margins: the most the optimizer beat
 the fit (``FIT_MARGIN``, which keeps a run that could win from being skipped) and the most it
 fell short. The printed constants are the ones to copy into protobank/optimize/portfolio.py.
@@ -12,29 +12,17 @@ fell short. The printed constants are the ones to copy into protobank/optimize/p
 
 from __future__ import annotations
 
-import argparse
-import csv
 import math
 
 import numpy as np
 
 from protobank.bounds import max_cosine_bound
-from protobank.optimize.options import OptimizerOptions
-from protobank.optimize.portfolio import MEASURED, choose_engine
+from protobank.optimize.portfolio import default_engine_runs
+
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--csv", default=str(MEASURED))
-    args = ap.parse_args()
-    with open(args.csv, newline="") as f:
-        rows = list(csv.DictReader(f))
-    cells = []
-    for r in rows:
-        d, c, m = int(r["d"]), int(r["c"]), float(r["max_cosine"])
-        engine = choose_engine(d, c, "cpu", OptimizerOptions(), None, warm=d == 3)[0]
-        if r["engine"] != engine or c < 4 * d or d < 8:
-            continue
-        cells.append((d, c, m, max_cosine_bound(d, c).value))
+    cells = [(r.d, r.c, r.max_cosine, max_cosine_bound(r.d, r.c).value)
+             for r in default_engine_runs() if r.c >= 4 * r.d and r.d >= 8]
     x = np.array([[1.0, math.log(b), math.log(d)] for d, _, _, b in cells])
     y = np.log([m for _, _, m, _ in cells])
     coef = np.linalg.lstsq(x, y, rcond=None)[0]
@@ -46,6 +34,7 @@ def main() -> None:
         print(f"| ({d}, {c:,}) | {m:.5f} | {f:.5f} | {m / f - 1:+.1%} |")
     rel = np.array([m for _, _, m, _ in cells]) / fitted - 1
     print(f"optimizer below the fit by at most {-rel.min():.1%} (FIT_MARGIN), above it by at most {rel.max():.1%}")
+
 
 if __name__ == "__main__":
     main()

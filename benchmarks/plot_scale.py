@@ -13,7 +13,6 @@ of each engine's predicted time against c is printed per d.
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 
 import matplotlib
@@ -22,7 +21,7 @@ import numpy as np
 from protobank.bounds import max_cosine_bound
 from protobank.codes.plan import best_plan
 from protobank.optimize.options import OptimizerOptions
-from protobank.optimize.portfolio import MEASURED, optimizer_cost, predicted_optimizer_max_cosine
+from protobank.optimize.portfolio import measured_runs, optimizer_cost, predicted_optimizer_max_cosine
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -33,9 +32,6 @@ def main() -> None:
     ap.add_argument("--d", type=int, nargs="+", default=[10, 64, 128, 768])
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    with MEASURED.open(newline="") as f:
-        measured = [{"d": int(r["d"]), "c": int(r["c"]), "engine": r["engine"], "max_cosine": float(r["max_cosine"]),
-                     "seconds": float(r["seconds"]) if r["seconds"] else None} for r in csv.DictReader(f)]
     cs = [int(c) for c in np.unique(np.logspace(3, 6, 25).round())]
     opts = OptimizerOptions()
     fig, axes = plt.subplots(2, len(args.d), figsize=(4.6 * len(args.d), 7.5), squeeze=False)
@@ -43,7 +39,7 @@ def main() -> None:
         top, bottom = axes[0][col], axes[1][col]
         plans = [best_plan(d, c) for c in cs]
         for engine, style in (("all-pairs", "--"), ("neighbours", "-")):
-            secs = [optimizer_cost(d, c, "cpu", engine, opts, None, warm=p is not None).seconds for c, p in zip(cs, plans)]
+            secs = [optimizer_cost(d, c, "cpu", engine, opts, None).seconds for c in cs]
             bottom.plot(cs, secs, style, label=f"{'near-pair' if engine == 'neighbours' else engine} engine (predicted, CPU)")
             slope = math.log(secs[-1] / secs[-9]) / math.log(cs[-1] / cs[-9])
             print(f"d={d} {engine}: predicted time grows as c^{slope:.2f} from c = {cs[-9]:,} to {cs[-1]:,}")
@@ -53,11 +49,11 @@ def main() -> None:
         top.plot(cs, fit, "--", label="optimizer (predicted)")
         top.plot(cs, [max_cosine_bound(d, c).value for c in cs], "k:", label="bound")
         for engine, marker in (("all-pairs", "s"), ("neighbours", "o")):
-            pts = [m for m in measured if m["d"] == d and m["engine"] == engine]
+            pts = [m for m in measured_runs() if m.d == d and m.engine == engine]
             if pts:
-                top.plot([m["c"] for m in pts], [m["max_cosine"] for m in pts], marker, label=f"{engine} (measured)")
-                timed = [m for m in pts if m["seconds"] is not None]
-                bottom.plot([m["c"] for m in timed], [m["seconds"] for m in timed], marker, label=f"{engine} (measured)")
+                top.plot([m.c for m in pts], [m.max_cosine for m in pts], marker, label=f"{engine} (measured)")
+                timed = [m for m in pts if m.seconds is not None]
+                bottom.plot([m.c for m in timed], [m.seconds for m in timed], marker, label=f"{engine} (measured)")
         for ax in (top, bottom):
             ax.set_xscale("log")
             ax.grid(alpha=0.3)

@@ -39,7 +39,7 @@ def main() -> None:
     options = OptimizerOptions(engine=args.engine)
     engine = options.engine
     plan = best_plan(args.d, args.c) if args.start == "code" else None
-    cost = optimizer_cost(args.d, args.c, dev.type, engine, options, args.iters, warm=plan is not None or args.d == 3)
+    cost = optimizer_cost(args.d, args.c, dev.type, engine, options, args.iters)
     print(f"{engine} engine d={args.d} c={args.c}: predicted {cost.seconds:.0f} s, {cost.bytes / 2**20:.0f} MB, "
           f"{cost.steps} steps", flush=True)
 
@@ -51,7 +51,7 @@ def main() -> None:
     if engine == "all-pairs":
         result = optimize(args.d, args.c, seed=args.seed, iters=args.iters, device=str(dev), progress=progress,
                           options=options)
-        value = certify(result.vectors, dev, BLOCK_ELEMENTS[dev.type]).max_cosine
+        value = certify(result.vectors, dev, BLOCK_ELEMENTS[dev.type])
     else:
         rows, kind = (plan.build(), f"code {plan.name}") if plan is not None else best_start(args.d, args.c, args.seed)
         result = optimize_neighbours(rows, cost.steps, options, device=dev, warm=kind != "random", seed=args.seed,

@@ -84,8 +84,7 @@ def rebuild_gap(d: int, c: int, k: int, device_type: str, options: OptimizerOpti
     return max(1, math.ceil(_pass_seconds(d, c, device_type) / _step_seconds(d, c, k, device_type)))
 
 
-def neighbour_schedule(d: int, c: int, device_type: str, options: OptimizerOptions, *, iters: int | None = None,
-                       warm: bool = False) -> Cost:
+def neighbour_schedule(d: int, c: int, device_type: str, options: OptimizerOptions, *, iters: int | None = None) -> Cost:
     """Steps of a run for (d, c) on a device type (``iters``, else what fits
     :data:`STEP_SECONDS`), with its predicted seconds and memory."""
     k = min(options.neighbours, c - 1)
@@ -102,32 +101,34 @@ def neighbour_schedule(d: int, c: int, device_type: str, options: OptimizerOptio
     return Cost(steps, seconds, nbytes)
 
 
-@dataclass(frozen=True)
-class Certified:
-    """Rows with their max cosine over every pair."""
-
-    max_cosine: float
-
-
-def all_pairs_neighbours(x, k: int, block_elements: int):
-    """Each row's k nearest other rows (largest cosines) by a blocked all-pairs pass, as a
-    (c, k) index tensor: a block of rows against every row at a time."""
+def _cosine_blocks(x, block_elements: int):
+    """The blocked all-pairs pass: (start, stop, cosines of rows start:stop against every row,
+    with each row's own entry at -inf), about ``block_elements`` cosines a block."""
     import torch
 
     c = x.shape[0]
     rows = max(1, min(c, block_elements // c))
-    out = torch.empty((c, k), dtype=torch.long, device=x.device)
     xt = x.T.contiguous()
     for start in range(0, c, rows):
         stop = min(start + rows, c)
         g = x[start:stop] @ xt
         own = torch.arange(stop - start, device=x.device)
         g[own, own + start] = -math.inf
+        yield start, stop, g
+
+
+def all_pairs_neighbours(x, k: int, block_elements: int):
+    """Each row's k nearest other rows (largest cosines) by a blocked all-pairs pass, as a
+    (c, k) index tensor."""
+    import torch
+
+    out = torch.empty((x.shape[0], k), dtype=torch.long, device=x.device)
+    for start, stop, g in _cosine_blocks(x, block_elements):
         out[start:stop] = g.topk(k, dim=1).indices
     return out
 
 
-def certify(rows: np.ndarray, device, block_elements: int, k: int = CERTIFY_NEIGHBOURS) -> Certified:
+def certify(rows: np.ndarray, device, block_elements: int, k: int = CERTIFY_NEIGHBOURS) -> float:
     """The exact largest cosine of float64 unit ``rows`` over every pair: a float32 all-pairs
     pass finds each row's k nearest, which are recomputed in float64 (a pair that float32
     misranks lies within ~1e-6 of the listed ones, never above all k of them)."""
@@ -141,7 +142,7 @@ def certify(rows: np.ndarray, device, block_elements: int, k: int = CERTIFY_NEIG
         idx = nbr[start : start + step]
         cos = (x64[start : start + len(idx), None, :] * x64[idx]).sum(-1)
         best = max(best, float(cos.max()))
-    return Certified(best)
+    return best
 
 
 def _csr(crow, col, values, c: int):
@@ -159,16 +160,10 @@ def threshold_pairs(x, k: int, block_elements: int):
     import torch
 
     c = x.shape[0]
-    rows = max(1, min(c, block_elements // c))
-    xt = x.T.contiguous()
     tau = None
     counts = torch.zeros(c + 1, dtype=torch.long, device=x.device)
     tails = []
-    for start in range(0, c, rows):
-        stop = min(start + rows, c)
-        g = x[start:stop] @ xt
-        own = torch.arange(stop - start, device=x.device)
-        g[own, own + start] = -math.inf
+    for start, stop, g in _cosine_blocks(x, block_elements):
         if tau is None:
             tau = float(g.topk(min(k, c - 1), dim=1).values[:, -1].median())
         above = g > tau
@@ -216,7 +211,7 @@ def optimize_neighbours(
     c, d = start.shape
     k = min(options.neighbours, c - 1)
     block = BLOCK_ELEMENTS[device.type]
-    begin = certify(start, device, block)
+    begin = certify(start, device, block)  # the start's max cosine
     x = torch.as_tensor(start, device=device, dtype=torch.float32)
     if warm:
         noise = torch.as_tensor(np.random.default_rng(seed).standard_normal((c, d)), device=device)
@@ -256,11 +251,11 @@ def optimize_neighbours(
     rows = to_numpy_rows(best_x)
     end = certify(rows, device, block)
     if progress:
-        progress(steps + 1, steps + 1, {"max_cos": min(end.max_cosine, begin.max_cosine), "beta": options.beta_end})
-    improved = end.max_cosine < begin.max_cosine
+        progress(steps + 1, steps + 1, {"max_cos": min(end, begin), "beta": options.beta_end})
+    improved = end < begin
     params = {"optimizer": "adam-on-sphere, near-pair set", "neighbours": k, "steps": steps, "rebuild_gap": gap,
               "rebuilds": rebuilds, "beta_start": beta_from, "beta_end": options.beta_end, "lr": lr_rows,
-              "warm_start": warm, "start_max_cosine": begin.max_cosine,
-              "certified_max_cosine": end.max_cosine if improved else begin.max_cosine, "kept_start": not improved}
+              "warm_start": warm, "start_max_cosine": begin,
+              "certified_max_cosine": end if improved else begin, "kept_start": not improved}
     history = {"step": np.array(trace_step), "max_cosine": np.array(trace_max), "beta": np.array(trace_beta)}
     return MethodResult(rows if improved else np.asarray(start, dtype=np.float64), params, steps, history)

@@ -4,12 +4,14 @@
 2. The best plan from the code catalogue (:mod:`protobank.codes.plan`): one exact code, a
    spread subset of it, zero padding, or an orthogonal union of codes. When its proven max
    cosine meets the bound it is optimal and is returned at once.
-3. The minimax optimizer, run only where it can win: where no code fits, or where a model
-   fitted to its measured results, lowered by the model's measured error, beats the plan and
+3. The minimax optimizer, run only where it can win: where no code fits, or where its
+   predicted result (the cell's measurement, else a fit of the measurements), lowered by the
+   prediction's measured error (:func:`optimizer_prediction`), beats the plan and
    its predicted time stays within :data:`PATIENT_SECONDS` (past that a code answers in
-   seconds; ``known_codes=false`` runs the optimizer alone). Its engine is the one predicted to
-   finish sooner: the all-pairs engine (:mod:`.minimax`, restarts and polish) up to a few
-   thousand points, the near-pair engine (:mod:`.neighbours`, O(c k d) a step) above. The
+   seconds; ``known_codes=false`` runs the optimizer alone). Its engine (:func:`choose_engine`)
+   is the all-pairs one (:mod:`.minimax`, restarts and polish) while it keeps to its own budget
+   or is predicted sooner, up to a few thousand points, the near-pair engine
+   (:mod:`.neighbours`, O(c k d) a step) above. The
    near-pair engine starts from the code's rows where the code is at least as good as the
    optimizer's predicted result, else from the spiral in d = 3 or random rows: a code far
    above the prediction is a poor local optimum (many pairs tied at its max cosine) that the
@@ -73,17 +75,35 @@ class Prediction:
     source: str  # "measured" or "fit"
 
 
+@dataclass(frozen=True)
+class MeasuredRun:
+    """One row of :data:`MEASURED`: an optimizer run's max cosine, its seconds where recorded."""
+
+    d: int
+    c: int
+    engine: str
+    max_cosine: float
+    seconds: float | None
+    source: str
+
+
+@functools.cache
+def measured_runs() -> tuple[MeasuredRun, ...]:
+    """Every run of :data:`MEASURED`, in file order."""
+    with MEASURED.open(newline="") as f:
+        return tuple(MeasuredRun(int(r["d"]), int(r["c"]), r["engine"], float(r["max_cosine"]),
+                                 float(r["seconds"]) if r["seconds"] else None, r["source"]) for r in csv.DictReader(f))
+
+
+@functools.cache
+def default_engine_runs() -> tuple[MeasuredRun, ...]:
+    """The runs made by the engine the default runs on their cell on a CPU: what predicts it."""
+    return tuple(r for r in measured_runs() if r.engine == choose_engine(r.d, r.c, "cpu", OptimizerOptions(), None)[0])
+
+
 @functools.cache
 def _measured() -> dict[tuple[int, int], float]:
-    """The measured max cosines of the engine the default runs on each cell (CPU)."""
-    with MEASURED.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    out = {}
-    for r in rows:
-        d, c = int(r["d"]), int(r["c"])
-        if r["engine"] == choose_engine(d, c, "cpu", OptimizerOptions(), None, warm=False)[0]:
-            out[(d, c)] = float(r["max_cosine"])
-    return out
+    return {(r.d, r.c): r.max_cosine for r in default_engine_runs()}
 
 
 def optimizer_prediction(d: int, c: int) -> Prediction | None:
@@ -167,10 +187,10 @@ def _duration(seconds: float) -> str:
 
 
 def optimizer_cost(d: int, c: int, device_type: str, engine: str, options: OptimizerOptions,
-                   iters: int | None, warm: bool) -> Cost:
+                   iters: int | None) -> Cost:
     """The chosen engine's steps, predicted seconds and memory for (d, c) on a device type."""
     if engine == "neighbours":
-        return neighbour_schedule(d, c, device_type, options, iters=iters, warm=warm)
+        return neighbour_schedule(d, c, device_type, options, iters=iters)
     sched = schedule(d, c, device_type, restarts=options.restarts, iters=iters, polish=options.polish)
     return Cost(2 * sched.iters, sched.seconds, sched.bytes)
 
@@ -181,15 +201,14 @@ def _starts_from_code(plan: Any, predicted: float | None) -> bool:
     return plan is not None and (predicted is None or plan.max_cosine <= predicted)
 
 
-def choose_engine(d: int, c: int, device_type: str, options: OptimizerOptions, iters: int | None,
-            warm: bool) -> tuple[str, Cost]:
+def choose_engine(d: int, c: int, device_type: str, options: OptimizerOptions, iters: int | None) -> tuple[str, Cost]:
     """The engine ``options.engine`` names, or under ``auto`` the all-pairs engine while it
     stays within its own phase budget or is predicted sooner (its restarts and polish serve
     small c), else the near-pair engine; with its cost."""
     if options.engine != "auto":
-        return options.engine, optimizer_cost(d, c, device_type, options.engine, options, iters, warm)
-    all_pairs = optimizer_cost(d, c, device_type, "all-pairs", options, iters, warm)
-    near = optimizer_cost(d, c, device_type, "neighbours", options, iters, warm)
+        return options.engine, optimizer_cost(d, c, device_type, options.engine, options, iters)
+    all_pairs = optimizer_cost(d, c, device_type, "all-pairs", options, iters)
+    near = optimizer_cost(d, c, device_type, "neighbours", options, iters)
     if all_pairs.seconds <= max(near.seconds, 2 * PHASE_SECONDS[device_type]):
         return "all-pairs", all_pairs
     return "neighbours", near
@@ -202,7 +221,7 @@ def decide(
     """Which candidates the default method builds for (d, c): cheap, and nothing is built.
 
     The optimizer runs where nothing else answers (no code), or where its predicted max cosine,
-    lowered by the model's error :data:`FIT_MARGIN`, beats the code's and its predicted time
+    lowered by the prediction's margin, beats the code's and its predicted time
     is within :data:`PATIENT_SECONDS`: never a run that is predicted to lose."""
     bound = max_cosine_bound(d, c)
     theorem = exact_construction_name(d, c)
@@ -213,8 +232,7 @@ def decide(
         plan = best_plan(d, c)
     prediction = optimizer_prediction(d, c)
     predicted = None if prediction is None else prediction.value
-    warm = d == 3 or _starts_from_code(plan, predicted)
-    engine, cost = choose_engine(d, c, device_type, options, iters, warm)
+    engine, cost = choose_engine(d, c, device_type, options, iters)
     args = (d, c, device_type, known_codes, iters, options, bound)
     if theorem:
         return Decision(*args, theorem, None, engine, cost, None, False)
@@ -296,7 +314,8 @@ def run_minimax(
 
 
 def _run_engine(dec: Decision, seed: int, iters: int | None, dev, progress, opts: OptimizerOptions, code) -> MethodResult:
-    """The decided optimizer engine; the neighbour engine starts from the code when there is one."""
+    """The decided optimizer engine; the near-pair engine starts from the code where the code is
+    predicted at least as good as the optimizer, else from :func:`.starts.best_start`."""
     if dec.engine == "all-pairs":
         return optimize(dec.d, dec.c, seed=seed, iters=iters, device=str(dev), progress=progress, options=opts)
     if _starts_from_code(dec.plan, dec.predicted_optimizer):
