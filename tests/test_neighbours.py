@@ -11,7 +11,7 @@ import torch
 from protobank.bounds import max_cosine_bound
 from protobank.codes.plan import best_plan
 from protobank.measure import geometry
-from protobank.optimize import get_method, portfolio
+from protobank.optimize import get_method, neighbours, portfolio
 from protobank.optimize.base import MethodResult, random_unit_rows
 from protobank.optimize.neighbours import all_pairs_neighbours, certify, optimize_neighbours, threshold_pairs
 from protobank.optimize.options import OptimizerOptions
@@ -29,12 +29,14 @@ def test_blocked_neighbour_lists_are_the_exact_nearest():
     np.testing.assert_allclose(np.take_along_axis(g, nbr, 1), want, atol=1e-6)
 
 
-def test_the_pair_set_is_every_pair_above_its_threshold():
+def test_the_pair_set_is_every_pair_above_its_threshold(monkeypatch):
+    monkeypatch.setattr(neighbours, "THRESHOLD_ROWS", 7)
     x = random_unit_rows((300, 5), 2)
     pairs, tau = threshold_pairs(torch.as_tensor(x, dtype=torch.float32), 12, block_elements=1500)
     g = x @ x.T
     np.fill_diagonal(g, -np.inf)
-    assert tau == pytest.approx(np.median(np.sort(g[:5], axis=1)[:, -12]), abs=1e-6)  # the first block's 5 rows
+    sample = np.arange(7) * 300 // 7  # seven rows spread evenly
+    assert tau == pytest.approx(np.median(np.sort(g[sample], axis=1)[:, -12]), abs=1e-6)
     rows = np.repeat(np.arange(300), np.diff(pairs.crow_indices().numpy()))
     listed = set(zip(rows.tolist(), pairs.col_indices().tolist()))
     want = set(zip(*np.nonzero(g > tau + 1e-6)))

@@ -8,7 +8,7 @@ over a sparse set P of near pairs instead of all of them.
 
 * **The pair set** is every pair whose cosine is above a threshold tau, found by a blocked
   all-pairs pass (row blocks of the cosine matrix, memory O(block c), never c x c). tau is the
-  median row's k-th largest cosine, so a row holds about k pairs. A threshold rather than
+  median k-th largest cosine of :data:`THRESHOLD_ROWS` rows, so a row holds about k pairs. A threshold rather than
   each row's own k nearest: the set is symmetric, so a step is the exact gradient of the
   smoothed maximum over it, and one number bounds every pair left out.
 * **A step** computes the listed cosines by a sampled dense product and the gradient by a
@@ -43,11 +43,13 @@ from .options import OptimizerOptions
 
 # Elements of one block of cosines of an all-pairs pass (64 MiB of float32) on each device type.
 BLOCK_ELEMENTS = {"cpu": 2**24, "cuda": 2**27}
+# Rows, spread evenly over the matrix, whose k-th largest cosines set a pair set's threshold.
+THRESHOLD_ROWS = 256
 # Cost model, seconds: an all-pairs pass c^2 (per_pair + per_mac d); a step
 # fixed + c k (per_pair + per_mac d + per_mac2 d^2) (the sparse products slow down per
 # multiply-add as rows outgrow the caches). CPU figures fitted on timings of the 2-core x86 VM
 # (quiet; d = 10 to 768, c = 10,000 and 30,000); CUDA figures are estimates, unmeasured.
-PASS_COST = {"cpu": (5.8e-9, 2e-11), "cuda": (2e-11, 1e-13)}
+PASS_COST = {"cpu": (2.8e-9, 1.8e-11), "cuda": (2e-11, 1e-13)}
 STEP_COST = {"cpu": (1e-3, 1.4e-8, 2.8e-10, 9e-13), "cuda": (1e-3, 1e-10, 2e-12, 0.0)}
 # Seconds of steps one run may spend (its rebuilds cost about as much again), and the step
 # counts it stays within.
@@ -101,20 +103,24 @@ def neighbour_schedule(d: int, c: int, device_type: str, options: OptimizerOptio
     return Cost(steps, seconds, nbytes)
 
 
-def _cosine_blocks(x, block_elements: int):
-    """The blocked all-pairs pass: (start, stop, cosines of rows start:stop against every row,
-    with each row's own entry at -inf), about ``block_elements`` cosines a block."""
+def _cosine_blocks(x, block_elements: int, rows=None):
+    """The blocked all-pairs pass over ``rows`` (an index tensor, default every row): (start,
+    stop, cosines of rows[start:stop] against every row, with each row's own entry at -inf),
+    about ``block_elements`` cosines a block. Every block is written into one buffer (the next
+    block overwrites it): thousands of freed blocks between the small tensors a pass keeps
+    would fragment the CPU heap (a pass at (10, 100,000) grew past 20 GB)."""
     import torch
 
     c = x.shape[0]
-    rows = max(1, min(c, block_elements // c))
+    rows = torch.arange(c, device=x.device) if rows is None else rows
+    per = max(1, min(len(rows), block_elements // c))
     xt = x.T.contiguous()
-    for start in range(0, c, rows):
-        stop = min(start + rows, c)
-        g = x[start:stop] @ xt
-        own = torch.arange(stop - start, device=x.device)
-        g[own, own + start] = -math.inf
-        yield start, stop, g
+    buffer = torch.empty((per, c), dtype=x.dtype, device=x.device)
+    for start in range(0, len(rows), per):
+        r = rows[start : start + per]
+        g = torch.matmul(x[r], xt, out=buffer[: len(r)])
+        g[torch.arange(len(r), device=x.device), r] = -math.inf
+        yield start, start + len(r), g
 
 
 def all_pairs_neighbours(x, k: int, block_elements: int):
@@ -156,19 +162,22 @@ def _csr(crow, col, values, c: int):
 
 def threshold_pairs(x, k: int, block_elements: int):
     """Every ordered pair (i, j), i != j, whose cosine is above tau, as a c x c CSR pattern,
-    and tau: the median over the first block's rows of their k-th largest cosine."""
+    and tau: the median over :data:`THRESHOLD_ROWS` evenly spread rows of their k-th largest
+    cosine."""
     import torch
 
     c = x.shape[0]
-    tau = None
+    n = min(c, THRESHOLD_ROWS)
+    sample = torch.arange(n, device=x.device) * c // n
+    kth = [g.topk(min(k, c - 1), dim=1).values[:, -1] for _, _, g in _cosine_blocks(x, block_elements, sample)]
+    tau = float(torch.cat(kth).median())
     counts = torch.zeros(c + 1, dtype=torch.long, device=x.device)
-    tails = []
+    tails, mask = [], None
     for start, stop, g in _cosine_blocks(x, block_elements):
-        if tau is None:
-            tau = float(g.topk(min(k, c - 1), dim=1).values[:, -1].median())
-        above = g > tau
-        counts[start + 1 : stop + 1] = above.sum(1)
-        tails.append(above.nonzero()[:, 1])  # row by row, columns ascending
+        mask = torch.empty(g.shape, dtype=torch.bool, device=x.device) if mask is None else mask[: len(g)]
+        above = torch.gt(g, tau, out=mask).nonzero()  # row by row, columns ascending
+        counts[start + 1 : stop + 1] = torch.bincount(above[:, 0], minlength=stop - start)
+        tails.append(above[:, 1])
     tail = torch.cat(tails)
     crow = counts.cumsum(0)
     return _csr(crow, tail, torch.zeros(len(tail), dtype=x.dtype, device=x.device), c), tau
