@@ -13,7 +13,13 @@ from protobank.codes.plan import best_plan
 from protobank.measure import geometry
 from protobank.optimize import get_method, neighbours, portfolio
 from protobank.optimize.base import MethodResult, random_unit_rows
-from protobank.optimize.neighbours import all_pairs_neighbours, certify, optimize_neighbours, threshold_pairs
+from protobank.optimize.neighbours import (
+    PairGradient,
+    all_pairs_neighbours,
+    certify,
+    optimize_neighbours,
+    threshold_pairs,
+)
 from protobank.optimize.options import OptimizerOptions
 from protobank.optimize.starts import fibonacci_sphere
 
@@ -43,6 +49,25 @@ def test_the_pair_set_is_every_pair_above_its_threshold(monkeypatch):
     assert want <= listed and all(g[i, j] > tau - 1e-6 for i, j in listed)
     assert all((j, i) in listed for i, j in listed) and not any(i == j for i, j in listed)
     assert len(listed) == len(rows)  # no pair twice
+
+
+def test_a_step_is_the_smoothed_max_gradient_over_its_pairs_whatever_its_buffers_held():
+    x = torch.as_tensor(random_unit_rows((200, 6), 3), dtype=torch.float32)
+    pairs, _ = threshold_pairs(x, 10, block_elements=1000)
+    gradient = PairGradient(pairs)
+    y = x + 0.01 * torch.as_tensor(random_unit_rows((200, 6), 4), dtype=torch.float32)
+    y = y / y.norm(dim=1, keepdim=True)
+    gradient(x, 20.0)  # a step on other rows first: its cosines and weights stay in the buffers
+    got, top = gradient(y, 20.0)
+    rows = np.repeat(np.arange(200), np.diff(pairs.crow_indices().numpy()))
+    cols = pairs.col_indices().numpy()
+    yy = y.double().numpy()
+    cos = (yy[rows] * yy[cols]).sum(1)
+    w = np.exp(20.0 * (cos - cos.max()))
+    want = np.zeros_like(yy)
+    np.add.at(want, rows, w[:, None] * yy[cols])
+    assert top == pytest.approx(cos.max(), abs=1e-6)
+    np.testing.assert_allclose(got.numpy(), want / w.sum(), atol=1e-5)
 
 
 @pytest.mark.parametrize("d,c,start", [(8, 400, "random"), (3, 500, "spiral")])
