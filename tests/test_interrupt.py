@@ -16,9 +16,15 @@ from protobank import artifact, bank, index
 from protobank.errors import ArtifactExistsError, OutputPathError
 
 
+def _hear_sigint():
+    """A shell running the suite as a background job ignores SIGINT in it, and Python keeps an
+    ignored SIGINT ignored: the child takes the default back, as a foreground command has it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _cli(*args, env=None):
     return subprocess.Popen([sys.executable, "-m", "protobank", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, **(env or {})}, text=True)
+                            env={**os.environ, **(env or {})}, text=True, preexec_fn=_hear_sigint)
 
 
 def _wait_for_start(proc, seconds=8.0):
@@ -29,9 +35,12 @@ def _wait_for_start(proc, seconds=8.0):
 def test_sigint_during_generate_leaves_nothing(tmp_path):
     out = tmp_path / "p.h5"
     proc = _cli("generate", "--d", "8", "--c", "400", "--method", "gaussian", "--iters", "1000000", "--out", str(out))
-    _wait_for_start(proc)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    try:
+        _wait_for_start(proc)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()  # a run deaf to the signal must not outlive the test
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
 
