@@ -30,7 +30,7 @@ class OptimizerOptions:
     lr: float | None = _doc("Adam step size (default 0.03 min(1, sqrt(32 / d)))", None)
     patience: int | None = _doc("all-pairs engine: sharpening steps without gain before it stops", None)
     tol: float = _doc("all-pairs engine: the least gain that counts for patience", 1e-7)
-    neighbours: int = _doc("neighbours engine: near pairs per point, about k (the pair set's threshold is the median row's k-th largest cosine)", 256)
+    neighbours: int = _doc("neighbours engine: near pairs per point, about k (the pair set's threshold is the median k-th largest cosine of 256 spread rows)", 256)
     rebuild_every: int | None = _doc("neighbours engine: fewest steps between all-pairs rebuilds of the pair set (default: as many as one rebuild costs)", None)
     warm_noise: float = _doc("neighbours engine: nudge of a code start off its zero padding and ties", 1e-3)
 
