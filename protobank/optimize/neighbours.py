@@ -97,9 +97,10 @@ def neighbour_schedule(d: int, c: int, device_type: str, options: OptimizerOptio
     passes = 4 + (steps - 1) // gap
     seconds = steps * step + passes * _pass_seconds(d, c, device_type)
     # rows, start and certified rows in float64; rows, Adam's moments, gradient, best rows and
-    # the last rebuild's rows in float32; the pair set with a step's sparse products (56 bytes
-    # a pair: 52 measured between c = 30,000 and 60,000 at d = 10); one block of cosines
-    nbytes = 2 * 8 * c * d + 6 * 4 * c * d + 56 * c * k + 3 * 4 * BLOCK_ELEMENTS[device_type]
+    # the last rebuild's rows in float32; the pair set (16 bytes a pair: an int32 column, the
+    # cosine and the weight, and the columns twice while a rebuild concatenates them; 12
+    # measured between c = 30,000 and 60,000 at d = 10); one block of cosines
+    nbytes = 2 * 8 * c * d + 6 * 4 * c * d + 16 * c * k + 3 * 4 * BLOCK_ELEMENTS[device_type]
     return Cost(steps, seconds, nbytes)
 
 
@@ -179,9 +180,13 @@ def threshold_pairs(x, k: int, block_elements: int):
         mask = torch.empty_like(g, dtype=torch.bool) if mask is None else mask
         above = torch.gt(g, tau, out=mask[: len(g)]).nonzero()  # row by row, columns ascending
         counts[start + 1 : stop + 1] = torch.bincount(above[:, 0], minlength=stop - start)
-        tails.append(above[:, 1])
+        tails.append(above[:, 1].to(torch.int32))  # 4 bytes a pair, not 8
     tail = torch.cat(tails)
     crow = counts.cumsum(0)
+    if int(crow[-1]) < 2**31:  # CSR takes one index type: int32 while the pair count fits it
+        crow = crow.to(torch.int32)
+    else:
+        tail = tail.to(torch.int64)
     return _csr(crow, tail, torch.zeros(len(tail), dtype=x.dtype, device=x.device), c), tau
 
 
@@ -250,6 +255,7 @@ def optimize_neighbours(
         frac = it / max(steps - 1, 1)
         beta = beta_from * (options.beta_end / beta_from) ** frac
         if it == 0 or (reach > top and since >= gap):
+            gradient = pairs = None  # the old set is freed before the new one is built
             pairs, tau = threshold_pairs(x, k, block)
             gradient = PairGradient(pairs)
             anchor, rebuilds, since = x.clone(), rebuilds + 1, 0
@@ -266,6 +272,7 @@ def optimize_neighbours(
             progress(it + 1, steps + 1, {"max_cos": top, "beta": beta})
         x = adam.step(x, grad, lr_rows * (1e-2 if warm else 1e-3) ** frac)
         since += 1
+    gradient = pairs = None
     pairs, tau = threshold_pairs(x, k, block)  # the last rows, judged on a fresh set
     top = PairGradient(pairs)(x, options.beta_end)[1]
     if tau <= top < best:
