@@ -146,6 +146,18 @@ def test_long_optimizer_runs_are_announced_with_time_and_memory():
     assert forecast(512, 100000, method="random", device="cpu") is None
 
 
+def test_an_optimizer_run_memory_cannot_hold_is_refused_before_it_starts(run_cli, tmp_path, monkeypatch):
+    from protobank.optimize import base
+
+    monkeypatch.setattr(base, "available_memory", lambda device: 2**20)  # 1 MiB free
+    out = tmp_path / "p.h5"
+    code, stdout, err = run_cli("generate", "--d", "10", "--c", "20000", "--device", "cpu", "--out", str(out))
+    assert code == 1 and stdout == "" and not out.exists()
+    last = err.strip().splitlines()[-1]  # after the forecast, one error line
+    assert "Traceback" not in err and err.count("error:") == 1 and last.startswith("error:")
+    assert "the neighbours optimizer at d=10, c=20000 needs about" in last and "a smaller c" in last
+
+
 def test_sampled_geometry_matches_the_dense_pairs_of_its_rows():
     x = np.random.default_rng(3).standard_normal((300, 6))
     x /= np.linalg.norm(x, axis=1, keepdims=True)

@@ -166,13 +166,13 @@ def available_memory(device: "torch.device") -> int:
         return 8 * 2**30
 
 
-def require_memory(nbytes: int, device: "torch.device", what: str) -> None:
+def require_memory(nbytes: int, device: "torch.device", what: str,
+                   hint: str = "use the default method (it works in blocks) or a smaller c") -> None:
     """Refuse up front, with a clear message, work that cannot fit in memory."""
     free = available_memory(device)
     if nbytes > 0.8 * free:
         raise ResourceLimitError(
-            f"{what} needs about {nbytes / 2**30:.1f} GiB but only {free / 2**30:.1f} GiB is free "
-            f"on {device}; use the default method (it works in blocks) or a smaller c"
+            f"{what} needs about {nbytes / 2**30:.1f} GiB but only {free / 2**30:.1f} GiB is free on {device}; {hint}"
         )
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 from ..bounds import Bound, max_cosine_bound
 from ..errors import InvalidInputError
-from .base import Method, MethodResult, ProgressCallback, register, resolve_device
+from .base import Method, MethodResult, ProgressCallback, register, require_memory, resolve_device
 from .minimax import PHASE_SECONDS, exact_construction, exact_construction_name, optimize, schedule
 from .neighbours import Cost, neighbour_schedule, optimize_neighbours
 from .options import OptimizerOptions
@@ -278,6 +278,9 @@ def run_minimax(
         vectors, name = exact_construction(d, c)
         return MethodResult(vectors, {"construction": name, **record, "gap_to_bound": 0.0})
 
+    if dec.run_optimizer:  # refused before anything is built, not when memory runs out hours in
+        require_memory(dec.optimizer.bytes, dev, f"the {dec.engine} optimizer at d={d}, c={c}",
+                       hint="a smaller c, or a machine with more memory")
     candidates: dict[str, dict[str, Any]] = {}
     code = opt = None
     if dec.plan is not None:
