@@ -9,10 +9,10 @@ import time
 from typing import Any
 
 from ._version import __version__
-from .errors import InvalidInputError, ResourceLimitError
+from .errors import InvalidInputError
 from .measure import geometry
 from .optimize import DEFAULT_METHOD, get_method
-from .optimize.base import ProgressCallback, available_memory, resolve_device
+from .optimize.base import ProgressCallback, require_memory, resolve_device
 from .prototypes import Prototypes
 
 
@@ -96,8 +96,8 @@ def generate(
     spec = get_method(method)
     spec.check_params(method_params)
     dev = resolve_device(device)
-    if 6 * c * d * 8 > 0.8 * available_memory(dev):
-        raise ResourceLimitError(f"{c} x {d} prototypes do not fit in the memory of {dev}")
+    # the float64 rows and the copies every method makes of them
+    require_memory(6 * c * d * 8, dev, f"holding {c} x {d} prototypes", hint="a smaller c or d")
 
     start = time.perf_counter()
     with _progress_bar(progress, spec.iterative, f"{spec.name} d={d} c={c}") as callback:

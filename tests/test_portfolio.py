@@ -149,13 +149,22 @@ def test_long_optimizer_runs_are_announced_with_time_and_memory():
 def test_an_optimizer_run_memory_cannot_hold_is_refused_before_it_starts(run_cli, tmp_path, monkeypatch):
     from protobank.optimize import base
 
-    monkeypatch.setattr(base, "available_memory", lambda device: 2**20)  # 1 MiB free
+    monkeypatch.setattr(base, "available_memory", lambda device: 64 * 2**20)  # the rows fit, the run not
     out = tmp_path / "p.h5"
     code, stdout, err = run_cli("generate", "--d", "10", "--c", "20000", "--device", "cpu", "--out", str(out))
     assert code == 1 and stdout == "" and not out.exists()
     last = err.strip().splitlines()[-1]  # after the forecast, one error line
     assert "Traceback" not in err and err.count("error:") == 1 and last.startswith("error:")
     assert "the neighbours optimizer at d=10, c=20000 needs about" in last and "a smaller c" in last
+
+
+def test_rows_memory_cannot_hold_are_refused_with_the_figure(monkeypatch):
+    from protobank.errors import ResourceLimitError
+    from protobank.optimize import base
+
+    monkeypatch.setattr(base, "available_memory", lambda device: 2**20)  # 1 MiB free
+    with pytest.raises(ResourceLimitError, match=r"holding 20000 x 10 prototypes needs about .* a smaller c or d"):
+        protobank.generate(d=10, c=20000, method="random", device="cpu")
 
 
 def test_sampled_geometry_matches_the_dense_pairs_of_its_rows():
