@@ -166,13 +166,17 @@ def available_memory(device: "torch.device") -> int:
         return 8 * 2**30
 
 
+MEMORY_SHARE = 0.8  # of the free memory a run may plan to use: the rest is the process's own and others'
+
+
 def require_memory(nbytes: int, device: "torch.device", what: str,
                    hint: str = "use the default method (it works in blocks) or a smaller c") -> None:
     """Refuse up front, with a clear message, work that cannot fit in memory."""
     free = available_memory(device)
-    if nbytes > 0.8 * free:
+    if nbytes > MEMORY_SHARE * free:
         raise ResourceLimitError(
-            f"{what} needs about {nbytes / 2**30:.1f} GiB but only {free / 2**30:.1f} GiB is free on {device}; {hint}"
+            f"{what} needs about {nbytes / 2**30:.1f} GiB, more than {MEMORY_SHARE:.0%} of the "
+            f"{free / 2**30:.1f} GiB free on {device}; {hint}"
         )
 
 
