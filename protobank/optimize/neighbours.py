@@ -98,8 +98,8 @@ def neighbour_schedule(d: int, c: int, device_type: str, options: OptimizerOptio
     seconds = steps * step + passes * _pass_seconds(d, c, device_type)
     # rows, start and certified rows in float64; rows, Adam's moments, gradient, best rows and
     # the last rebuild's rows in float32; the pair set (16 bytes a pair: an int32 column, the
-    # cosine and the weight, and the columns twice while a rebuild concatenates them; 12
-    # measured between c = 30,000 and 60,000 at d = 10); one block of cosines
+    # cosine and the weight, and the columns twice while a rebuild concatenates them; about
+    # 11 measured between c = 30,000 and 60,000 at d = 10, rows included); one block of cosines
     nbytes = 2 * 8 * c * d + 6 * 4 * c * d + 16 * c * k + 3 * 4 * BLOCK_ELEMENTS[device_type]
     return Cost(steps, seconds, nbytes)
 
@@ -183,7 +183,7 @@ def threshold_pairs(x, k: int, block_elements: int):
         tails.append(above[:, 1].to(torch.int32))  # 4 bytes a pair, not 8
     tail = torch.cat(tails)
     crow = counts.cumsum(0)
-    if int(crow[-1]) < 2**31:  # CSR takes one index type: int32 while the pair count fits it
+    if len(tail) < 2**31:  # CSR takes one index type: int32 while the pair count fits it
         crow = crow.to(torch.int32)
     else:
         tail = tail.to(torch.int64)
